@@ -1,0 +1,44 @@
+//! Server functions: the map's request/response calls. Each one validates its input into
+//! domain types, asks the [`crate::ssr::Backend`] from context, and maps failures to
+//! [`ApiError`], setting the matching HTTP status.
+
+use leptos::prelude::*;
+
+use crate::error::ApiError;
+use crate::model::VehicleLookup;
+
+/// The latest position of one vehicle, for the panel that opens when a marker is clicked.
+///
+/// `id` is `operator/vehicle` (e.g. `0018/01029`); anything else is rejected before any
+/// store is asked.
+#[server(endpoint = "vehicle")]
+pub async fn vehicle_position(
+    // A missing id decodes as empty and is then refused like any other bad id, so the
+    // caller gets the same 400 and stable error instead of a framework 500.
+    #[server(default)] id: String,
+) -> Result<VehicleLookup, ApiError> {
+    use crate::model::VehicleId;
+    use crate::ssr::BackendHandle;
+
+    let result = async {
+        let id: VehicleId = id.parse().map_err(|_| ApiError::InvalidVehicleId)?;
+        let BackendHandle(backend) = use_context::<BackendHandle>().ok_or(ApiError::Unavailable)?;
+        match backend.vehicle(id).await {
+            Ok(Some(lookup)) => Ok(lookup),
+            Ok(None) => Err(ApiError::VehicleNotFound),
+            Err(error) => {
+                // Logged once, here, where it becomes the browser's generic "unavailable".
+                tracing::warn!(vehicle.id = %id, %error, "Vehicle lookup failed.");
+                Err(ApiError::Unavailable)
+            }
+        }
+    }
+    .await;
+
+    if let (Err(error), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(status) = http::StatusCode::from_u16(error.status_code())
+    {
+        response.set_status(status);
+    }
+    result
+}

@@ -1,0 +1,77 @@
+//! Browser-only code (hydrate build): Leaflet, the `/ws` subscription and timers.
+//!
+//! # Layout
+//! * `map_view`: owns the Leaflet map and one canvas circle marker per vehicle.
+//! * `live`: the reconnecting WebSocket that feeds frames to the map view.
+//!
+//! Markers are updated imperatively, not through one signal per vehicle: a frame touches
+//! hundreds of markers and Leaflet's canvas renderer coalesces all `setLatLng` calls made in
+//! one task into a single redraw. Signals carry only what the rest of the page shows (status,
+//! count, selection).
+
+mod live;
+mod map_view;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::html::Div;
+use leptos::prelude::*;
+
+use crate::components::ConnectionStatus;
+use crate::model::VehicleId;
+use crate::{META_TILE_ATTRIBUTION, META_TILE_URL};
+
+/// Starts Leaflet in `container` once it is mounted, then subscribes to `/ws`.
+pub fn start_live_map(
+    container: NodeRef<Div>,
+    status: RwSignal<ConnectionStatus>,
+    vehicle_count: RwSignal<usize>,
+    selected: RwSignal<Option<VehicleId>>,
+) {
+    let started = Rc::new(RefCell::new(false));
+    Effect::new(move |_| {
+        let Some(element) = container.get() else { return };
+        if started.replace(true) {
+            return;
+        }
+        let tiles = map_view::Tiles {
+            url: meta_content(META_TILE_URL).unwrap_or_default(),
+            attribution: meta_content(META_TILE_ATTRIBUTION).unwrap_or_default(),
+        };
+        let view = match map_view::MapView::new(&element, &tiles, selected) {
+            Ok(view) => Rc::new(RefCell::new(view)),
+            Err(error) => {
+                leptos::logging::error!("Leaflet could not start: {error:?}");
+                return;
+            }
+        };
+        // Keep the highlighted marker in step with the selection, whoever changed it.
+        let for_selection = Rc::clone(&view);
+        Effect::new(move |_| for_selection.borrow_mut().highlight(selected.get()));
+
+        live::subscribe(status, move |frame| {
+            let mut view = view.borrow_mut();
+            view.apply(frame);
+            vehicle_count.set(view.len());
+        });
+    });
+}
+
+/// Updates `now_ms` once a second.
+pub fn tick_clock(now_ms: RwSignal<i64>) {
+    Effect::new(move |_| {
+        now_ms.set(js_sys::Date::now() as i64);
+        // The interval lives as long as the page; there is nothing to clear it for.
+        let _ = set_interval_with_handle(
+            move || now_ms.set(js_sys::Date::now() as i64),
+            std::time::Duration::from_secs(1),
+        );
+    });
+}
+
+fn meta_content(name: &str) -> Option<String> {
+    let document = web_sys::window()?.document()?;
+    let element = document.query_selector(&format!("meta[name='{name}']")).ok()??;
+    element.get_attribute("content").filter(|content| !content.is_empty())
+}

@@ -1,0 +1,99 @@
+//! The panel for the clicked vehicle: its latest position as the server's backend reports
+//! it, fetched through the `vehicle_position` server function, with a live "age".
+
+use leptos::prelude::*;
+
+use crate::api::vehicle_position;
+use crate::format;
+use crate::model::{VehicleId, VehicleLookup};
+
+/// Shows the selected vehicle, if any. The lookup runs in the browser only: there is no
+/// selection during server rendering.
+#[component]
+pub fn VehiclePanel(selected: RwSignal<Option<VehicleId>>) -> impl IntoView {
+    let lookup = LocalResource::new(move || {
+        let id = selected.get();
+        async move {
+            match id {
+                Some(id) => Some(vehicle_position(id.to_string()).await),
+                None => None,
+            }
+        }
+    });
+    // Milliseconds since the epoch, ticking once a second in the browser so ages stay true.
+    let now_ms = RwSignal::new(0_i64);
+    #[cfg(feature = "hydrate")]
+    crate::browser::tick_clock(now_ms);
+
+    view! {
+        <Show when=move || selected.get().is_some()>
+            <aside class="panel" data-testid="vehicle-panel" aria-label="Selected vehicle">
+                <header class="panel-header">
+                    <h2>{move || selected.get().map(|id| format!("Vehicle {id}"))}</h2>
+                    <button class="panel-button" title="Refresh" on:click=move |_| lookup.refetch()>
+                        "↻"
+                    </button>
+                    <button class="panel-button" title="Close" on:click=move |_| selected.set(None)>
+                        "×"
+                    </button>
+                </header>
+                <Transition fallback=|| view! { <p class="panel-note">"Loading…"</p> }>
+                    {move || {
+                        lookup
+                            .get()
+                            .flatten()
+                            .map(|answer| match answer {
+                                Ok(found) => details(found, now_ms).into_any(),
+                                Err(error) => {
+                                    view! { <p class="panel-error" data-testid="panel-error">{error.to_string()}</p> }
+                                        .into_any()
+                                }
+                            })
+                    }}
+                </Transition>
+            </aside>
+        </Show>
+    }
+}
+
+fn details(found: VehicleLookup, now_ms: RwSignal<i64>) -> impl IntoView {
+    let p = found.position;
+    let timestamp_ms = p.timestamp_ms;
+    let line = match (&p.line, &p.route) {
+        (Some(line), _) => line.clone(),
+        (None, Some(route)) => route.clone(),
+        (None, None) => "—".to_owned(),
+    };
+    let rows: Vec<(&'static str, &'static str, String)> = vec![
+        ("id", "Vehicle", p.id.to_string()),
+        ("line", "Line", line),
+        ("headsign", "Headsign", p.headsign.clone().unwrap_or_else(|| "—".to_owned())),
+        ("mode", "Mode", p.mode.as_str().to_owned()),
+        ("operator", "Operator", format::operator(p.operator)),
+        ("speed", "Speed", format::speed(p.speed_mps)),
+        ("heading", "Heading", format::heading(p.heading)),
+        ("delay", "Delay", format::delay(p.delay_s)),
+        (
+            "timestamp",
+            "Position time",
+            format!("{} Helsinki", format::helsinki_clock(timestamp_ms)),
+        ),
+        ("next-stop", "Next stop", p.next_stop.clone().unwrap_or_else(|| "—".to_owned())),
+        ("source", "Answered by", found.source.label().to_owned()),
+    ];
+    view! {
+        <dl class="panel-fields" data-vehicle=p.id.to_string() data-timestamp-ms=timestamp_ms>
+            {rows
+                .into_iter()
+                .map(|(key, label, value)| {
+                    view! {
+                        <dt>{label}</dt>
+                        <dd data-field=key>{value}</dd>
+                    }
+                })
+                .collect_view()}
+            <dt>"Age"</dt>
+            <dd data-field="age">{move || format::age(timestamp_ms, now_ms.get())}</dd>
+        </dl>
+    }
+}

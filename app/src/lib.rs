@@ -1,0 +1,81 @@
+//! transit-stream's user interface and the types it shares with the server.
+//!
+//! # Layout
+//! * [`model`]: vehicle ids, positions, markers and the `/ws` frames; shared by both sides.
+//! * [`error`]: the errors a browser can see ([`error::ApiError`]).
+//! * [`api`]: server functions. Their bodies run on the server and reach data only through
+//!   the [`ssr::Backend`] seam, so the store behind them can change without touching the UI.
+//! * [`format`]: how numbers are shown (km/h, delay, Helsinki time); pure and unit-tested.
+//! * [`components`]: the page: map, status badge, vehicle panel.
+//! * `ssr` (server build only): the [`ssr::Backend`] trait and its context handle.
+//! * `browser` (browser build only): Leaflet and the `/ws` subscription.
+//!
+//! The `ssr` and `hydrate` features are gated here, once: the rest of the crate compiles on
+//! both sides and calls into these modules at a few marked points.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod model;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+#[cfg(feature = "hydrate")]
+mod browser;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+
+use crate::components::MapPage;
+
+/// Map settings the server hands to the page: they come from the server's configuration and
+/// are written into the HTML head, where the browser reads them before starting Leaflet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapSettings {
+    /// Tile URL template with `{z}`, `{x}`, `{y}` (and optionally `{s}`).
+    pub tile_url: String,
+    /// Attribution HTML for the tiles.
+    pub tile_attribution: String,
+}
+
+/// Names of the `<meta>` tags carrying [`MapSettings`].
+pub const META_TILE_URL: &str = "transit-stream:tile-url";
+pub const META_TILE_ATTRIBUTION: &str = "transit-stream:tile-attribution";
+
+/// The HTML document around the app. Rendered only on the server.
+pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name=META_TILE_URL content=map.tile_url />
+                <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
+                <link rel="stylesheet" href="/leaflet/leaflet.css" />
+                <link rel="stylesheet" href="/style/main.css" />
+                // Leaflet must define the global `L` before the wasm module starts: the
+                // `leaflet` crate binds to it. A classic script runs before module scripts.
+                <script src="/leaflet/leaflet.js"></script>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application root.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="transit-stream · Helsinki vehicles live" />
+        <MapPage />
+    }
+}

@@ -1,0 +1,172 @@
+//! The server's configuration: one typed struct, read from flags and `TRANSIT_*` environment
+//! variables by clap, and validated once at start-up. Tests build it directly with
+//! [`Config::for_tests`], never through the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// transit-stream: every Helsinki public-transport vehicle on a live map.
+///
+/// With no options it runs in embedded mode: a built-in simulator feeds an in-memory table
+/// and the map is served on http://127.0.0.1:3000.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "transit-stream", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port; the chosen URL is printed.
+    #[arg(long, env = "TRANSIT_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Directory holding the built site (wasm bundle, CSS, Leaflet), as written by the
+    /// build script.
+    #[arg(long, env = "TRANSIT_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Where positions come from in embedded mode.
+    #[arg(long, env = "TRANSIT_SOURCE", value_enum, default_value_t = SourceKind::Simulator)]
+    pub source: SourceKind,
+
+    /// Number of simulated vehicles (simulator source).
+    #[arg(long, env = "TRANSIT_SIM_VEHICLES", default_value_t = 400)]
+    pub sim_vehicles: u32,
+
+    /// Seed of the simulator's random choices: the same seed gives the same fleet.
+    #[arg(long, env = "TRANSIT_SIM_SEED", default_value_t = 2026)]
+    pub sim_seed: u64,
+
+    /// Seconds after which a vehicle that has not been heard from leaves the map.
+    #[arg(long, env = "TRANSIT_VEHICLE_TTL_SECS", default_value_t = 180)]
+    pub vehicle_ttl_secs: u64,
+
+    /// Milliseconds between two delta frames sent to browsers.
+    #[arg(long, env = "TRANSIT_TICK_MS", default_value_t = 250)]
+    pub tick_ms: u64,
+
+    /// Most browsers connected to `/ws` at once; more are refused with 503.
+    #[arg(long, env = "TRANSIT_MAX_WS_CLIENTS", default_value_t = 10_000)]
+    pub max_ws_clients: u32,
+
+    /// Map tile URL template (`{s}`, `{z}`, `{x}`, `{y}`). Empty for no tiles.
+    #[arg(
+        long,
+        env = "TRANSIT_TILE_URL",
+        default_value = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    )]
+    pub tile_url: String,
+
+    /// Attribution HTML shown for the tiles.
+    #[arg(
+        long,
+        env = "TRANSIT_TILE_ATTRIBUTION",
+        default_value = "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors"
+    )]
+    pub tile_attribution: String,
+}
+
+/// The embedded mode's position source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// Synthetic vehicles on Helsinki routes, sent as real HFP v2 messages.
+    Simulator,
+    /// No source: the table is fed only through the server's API (used by tests).
+    #[value(hide = true)]
+    None,
+}
+
+/// A setting that cannot work, found before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--sim-vehicles must be between 1 and {max}, not {got}")]
+    SimVehicles { got: u32, max: u32 },
+    #[error("--vehicle-ttl-secs must be at least 5 (got {0}): vehicles report once a second")]
+    Ttl(u64),
+    #[error("--tick-ms must be between 50 and 5000, not {0}")]
+    Tick(u64),
+    #[error("--max-ws-clients must be at least 1")]
+    MaxClients,
+    #[error("--tile-url must be empty or an http(s) URL template, not `{0}`")]
+    TileUrl(String),
+}
+
+/// Largest simulated fleet: HSL's peak is about 2,000 vehicles, this leaves room for load tests.
+const MAX_SIM_VEHICLES: u32 = 20_000;
+
+impl Config {
+    /// Checks settings whose types alone do not rule out nonsense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.source == SourceKind::Simulator
+            && !(1..=MAX_SIM_VEHICLES).contains(&self.sim_vehicles)
+        {
+            return Err(ConfigError::SimVehicles { got: self.sim_vehicles, max: MAX_SIM_VEHICLES });
+        }
+        if self.vehicle_ttl_secs < 5 {
+            return Err(ConfigError::Ttl(self.vehicle_ttl_secs));
+        }
+        if !(50..=5_000).contains(&self.tick_ms) {
+            return Err(ConfigError::Tick(self.tick_ms));
+        }
+        if self.max_ws_clients == 0 {
+            return Err(ConfigError::MaxClients);
+        }
+        let url = &self.tile_url;
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::TileUrl(url.clone()));
+        }
+        Ok(())
+    }
+
+    pub fn vehicle_ttl(&self) -> Duration {
+        Duration::from_secs(self.vehicle_ttl_secs)
+    }
+
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms)
+    }
+
+    /// The defaults, listening on a free loopback port. Tests adjust fields from here.
+    pub fn for_tests() -> Self {
+        let mut config = Self::parse_from(["transit-stream", "--bind", "127.0.0.1:0"]);
+        // Tests read what they need from the API; tiles would only reach for the network.
+        config.tile_url = String::new();
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_run_the_simulator() {
+        let config = Config::parse_from(["transit-stream"]);
+        config.validate().expect("defaults are valid");
+        assert_eq!(config.source, SourceKind::Simulator);
+        assert_eq!(config.vehicle_ttl(), Duration::from_secs(180));
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn nonsense_settings_are_refused_at_start_up() {
+        let mut config = Config::for_tests();
+        config.tick_ms = 0;
+        assert!(matches!(config.validate(), Err(ConfigError::Tick(0))));
+
+        let mut config = Config::for_tests();
+        config.sim_vehicles = 0;
+        assert!(matches!(config.validate(), Err(ConfigError::SimVehicles { .. })));
+
+        let mut config = Config::for_tests();
+        config.tile_url = "javascript:alert(1)".into();
+        assert!(matches!(config.validate(), Err(ConfigError::TileUrl(_))));
+    }
+
+    #[test]
+    fn the_no_source_mode_needs_no_fleet_size() {
+        let mut config = Config::for_tests();
+        config.source = SourceKind::None;
+        config.sim_vehicles = 0;
+        config.validate().expect("no simulator, no fleet size needed");
+    }
+}

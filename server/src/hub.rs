@@ -1,0 +1,218 @@
+//! The fan-out from the latest-positions table to every `/ws` client.
+//!
+//! Once per tick the hub drains the table's changes, serializes them into ONE delta frame
+//! and broadcasts that frame's shared bytes; every client sends the same bytes. A new or
+//! lagging client gets a snapshot frame, serialized at most once per sequence number and
+//! shared too. Whatever the number of clients, the hub does one serialization per tick.
+//!
+//! Memory is bounded by construction: the broadcast channel keeps at most
+//! [`BROADCAST_CAPACITY`] frames, and a client that falls further behind gets a fresh
+//! snapshot instead of a growing backlog.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use app::model::ServerFrame;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Stats;
+use crate::positions::LatestPositions;
+
+/// Frames a client may fall behind before it is resynced. At a 250 ms tick this is four
+/// seconds: room for a browser tab that stalls briefly, while a client that stays behind
+/// costs one snapshot rather than an unbounded queue.
+pub const BROADCAST_CAPACITY: usize = 16;
+
+/// One serialized frame. Cloning shares the bytes.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The table sequence number the frame brings a client to.
+    pub seq: u64,
+    /// The frame's JSON text, as sent on the socket.
+    pub text: Utf8Bytes,
+}
+
+/// Broadcasts table changes to every subscribed client.
+#[derive(Debug)]
+pub struct Hub {
+    positions: Arc<LatestPositions>,
+    stats: Arc<Stats>,
+    deltas: broadcast::Sender<Frame>,
+    /// The last snapshot built, reused while the table's sequence number has not moved.
+    /// A std mutex held across the (synchronous) serialization on purpose: when hundreds
+    /// of browsers reconnect at once after a restart, one builds the snapshot and the
+    /// others wait a few milliseconds and reuse it, instead of all serializing it.
+    snapshot: Mutex<Option<Frame>>,
+}
+
+impl Hub {
+    pub fn new(positions: Arc<LatestPositions>, stats: Arc<Stats>) -> Self {
+        let (deltas, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Self { positions, stats, deltas, snapshot: Mutex::new(None) }
+    }
+
+    /// Subscribes a client: the receiver for deltas and the snapshot to start from.
+    ///
+    /// The receiver is created *before* the snapshot is taken, so every delta published
+    /// after the snapshot's sequence number reaches the client; deltas the snapshot already
+    /// covers (`seq <= snapshot.seq`) are skipped by the client loop.
+    pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Frame>) {
+        let receiver = self.deltas.subscribe();
+        (self.snapshot(), receiver)
+    }
+
+    /// The current snapshot frame, shared while nothing has changed.
+    pub fn snapshot(&self) -> Frame {
+        let mut cached = self.snapshot.lock().unwrap_or_else(PoisonError::into_inner);
+        let current_seq = self.positions.seq();
+        if let Some(frame) = cached.as_ref().filter(|frame| frame.seq == current_seq) {
+            return frame.clone();
+        }
+        let (seq, vehicles) = self.positions.snapshot();
+        let frame = serialize(seq, &ServerFrame::Snapshot { seq, vehicles });
+        self.stats.snapshots_built.inc();
+        *cached = Some(frame.clone());
+        frame
+    }
+
+    /// One tick: expire, drain and publish the changes as a single shared frame.
+    pub fn tick(&self, now: Instant) {
+        let changes = self.positions.drain_changes(now);
+        self.stats.vehicles.set(i64::try_from(self.positions.len()).unwrap_or(i64::MAX));
+        let Some(changes) = changes else { return };
+        self.stats.vehicles_expired.add(changes.removed.len() as u64);
+        // Nobody listening: the drain still had to happen (it expires vehicles and keeps
+        // the change set from growing), but there is no one to serialize for.
+        if self.deltas.receiver_count() == 0 {
+            return;
+        }
+        let seq = changes.seq;
+        let frame = serialize(
+            seq,
+            &ServerFrame::Delta { seq, upserts: changes.upserts, removed: changes.removed },
+        );
+        self.stats.frames_published.inc();
+        // An error only means every receiver went away since the check above.
+        let _ = self.deltas.send(frame);
+    }
+
+    /// Ticks every `period` until `shutdown`.
+    pub async fn run(self: Arc<Self>, period: Duration, shutdown: CancellationToken) {
+        let mut interval = tokio::time::interval(period);
+        // After a stall, one catch-up tick carries everything; a burst of ticks would only
+        // send empty work.
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = interval.tick() => self.tick(Instant::now()),
+            }
+        }
+        tracing::debug!("Hub stopped.");
+    }
+}
+
+fn serialize(seq: u64, frame: &ServerFrame) -> Frame {
+    // Serializing our own types into a String cannot fail: no maps with non-string keys,
+    // no floats that JSON cannot hold (NaN and infinities never pass the parser).
+    let text = serde_json::to_string(frame).unwrap_or_default();
+    Frame { seq, text: Utf8Bytes::from(text) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{TransportMode, VehicleId, VehiclePosition};
+
+    fn hub() -> (Hub, Arc<LatestPositions>, Arc<Stats>) {
+        let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
+        let stats = Arc::new(Stats::default());
+        (Hub::new(Arc::clone(&positions), Arc::clone(&stats)), positions, stats)
+    }
+
+    fn position(number: u32, timestamp_ms: i64) -> VehiclePosition {
+        VehiclePosition {
+            id: VehicleId::new(12, number).expect("fits"),
+            mode: TransportMode::Bus,
+            line: None,
+            route: None,
+            direction: None,
+            headsign: None,
+            operator: None,
+            lat: 60.2,
+            lon: 24.9 + timestamp_ms as f64 * 1e-6,
+            speed_mps: None,
+            heading: None,
+            delay_s: None,
+            timestamp_ms,
+            start_time: None,
+            next_stop: None,
+            doors_open: None,
+            occupancy: None,
+            location_source: None,
+        }
+    }
+
+    fn parse(frame: &Frame) -> ServerFrame {
+        serde_json::from_str(frame.text.as_str()).expect("frames are valid JSON")
+    }
+
+    #[test]
+    fn every_subscriber_receives_the_same_bytes_serialized_once() {
+        let (hub, positions, stats) = hub();
+        let (_, mut first) = hub.subscribe();
+        let (_, mut second) = hub.subscribe();
+        positions.upsert(position(1, 1_000), Instant::now());
+        hub.tick(Instant::now());
+
+        let a = first.try_recv().expect("a frame");
+        let b = second.try_recv().expect("a frame");
+        assert_eq!(a.text.as_str().as_ptr(), b.text.as_str().as_ptr(), "shared, not copied");
+        assert_eq!(stats.frames_published.get(), 1);
+        match parse(&a) {
+            ServerFrame::Delta { seq, upserts, removed } => {
+                assert_eq!(seq, 1);
+                assert_eq!(upserts.len(), 1);
+                assert!(removed.is_empty());
+            }
+            other => panic!("expected a delta, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_built_once_per_sequence_number() {
+        let (hub, positions, stats) = hub();
+        positions.upsert(position(1, 1_000), Instant::now());
+        let (first, _rx1) = hub.subscribe();
+        let (second, _rx2) = hub.subscribe();
+        assert_eq!(stats.snapshots_built.get(), 1);
+        assert_eq!(first.text, second.text);
+
+        hub.tick(Instant::now());
+        let (third, _rx3) = hub.subscribe();
+        assert_eq!(third.seq, 1);
+        assert_eq!(stats.snapshots_built.get(), 2);
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_is_told_it_lagged_instead_of_queueing() {
+        let (hub, positions, _) = hub();
+        let (_, mut slow) = hub.subscribe();
+        for n in 0..(BROADCAST_CAPACITY as i64 + 5) {
+            positions.upsert(position(1, 1_000 + n), Instant::now());
+            hub.tick(Instant::now());
+        }
+        assert!(matches!(slow.try_recv(), Err(broadcast::error::TryRecvError::Lagged(5))));
+    }
+
+    #[test]
+    fn without_subscribers_ticks_still_drain_but_serialize_nothing() {
+        let (hub, positions, stats) = hub();
+        positions.upsert(position(1, 1_000), Instant::now());
+        hub.tick(Instant::now());
+        assert_eq!(stats.frames_published.get(), 0);
+        assert_eq!(positions.seq(), 1);
+    }
+}

@@ -1,0 +1,32 @@
+//! transit-stream's server: serves the Leptos map, feeds it live positions over `/ws`, and
+//! answers clicks through server functions.
+//!
+//! # Layout
+//! * [`config`]: the typed configuration (flags and `TRANSIT_*` variables).
+//! * [`startup`]: [`startup::Application`]: build, bind, run, shut down.
+//! * [`hfp`]: HFP v2 topic and payload parsing.
+//! * [`source`]: where embedded mode's messages come from (the simulator).
+//! * [`ingest`]: the one path from raw message to table.
+//! * [`positions`]: the in-memory latest-positions table.
+//! * [`hub`]: turns table changes into shared frames for all clients.
+//! * [`ws`]: the `/ws` route and the per-client task.
+//! * [`backend`]: the embedded [`app::ssr::Backend`] behind the server functions.
+//! * [`state`]: the router's state.
+//! * [`metrics`]: counters and `/metrics`.
+//! * [`telemetry`]: logging set-up.
+//!
+//! Data flow (embedded mode): source → ingest → positions → hub → ws → browser; a click
+//! goes browser → server function → backend → positions.
+
+pub mod backend;
+pub mod config;
+pub mod hfp;
+pub mod hub;
+pub mod ingest;
+pub mod metrics;
+pub mod positions;
+pub mod source;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod ws;

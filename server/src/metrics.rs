@@ -1,0 +1,225 @@
+//! Counters of everything that crosses an edge of the server (messages in, rejections by
+//! reason, frames out, WebSocket clients), served as Prometheus text on `/metrics`.
+//!
+//! Plain atomics with `Relaxed` ordering: each counter is independent and only ever read
+//! for reporting, so no ordering between them is needed, and an increment costs one
+//! uncontended atomic add on the ingest path.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::hfp::RejectKind;
+use crate::positions::Upsert;
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dec(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn set(&self, value: i64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// All of the server's counters. One instance, shared by `Arc`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// HFP messages received from the source, valid or not.
+    pub messages_received: Counter,
+    /// Rejected messages, one counter per [`RejectKind`] (indexed by its position in `ALL`).
+    rejected: [Counter; RejectKind::ALL.len()],
+    /// Valid messages of events other than `vp` (doors, stops, ...): parsed, not mapped.
+    pub other_events: Counter,
+    /// Valid `vp` messages without usable coordinates.
+    pub positions_without_coordinates: Counter,
+    /// Outcomes of table upserts, one counter per [`Upsert`].
+    pub upserts_inserted: Counter,
+    pub upserts_moved: Counter,
+    pub upserts_refreshed: Counter,
+    pub upserts_duplicate: Counter,
+    pub upserts_stale: Counter,
+    /// Vehicles removed for not being heard from.
+    pub vehicles_expired: Counter,
+    /// Vehicles currently in the table.
+    pub vehicles: Gauge,
+    /// Frames serialized by the hub (each sent to every client).
+    pub frames_published: Counter,
+    /// Snapshots serialized (cached per sequence number, so far fewer than clients).
+    pub snapshots_built: Counter,
+    /// WebSocket clients connected now, accepted in total, and refused for being over the cap.
+    pub ws_clients: Gauge,
+    pub ws_accepted: Counter,
+    pub ws_refused_full: Counter,
+    /// Clients that fell behind the broadcast and were resynced with a snapshot.
+    pub ws_resyncs: Counter,
+    /// Clients dropped because a send did not complete in time.
+    pub ws_slow_dropped: Counter,
+    /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
+    pub ws_client_messages_ignored: Counter,
+}
+
+impl Stats {
+    pub fn rejected(&self, kind: RejectKind) -> &Counter {
+        let index = RejectKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        &self.rejected[index]
+    }
+
+    pub fn upsert(&self, outcome: Upsert) -> &Counter {
+        match outcome {
+            Upsert::Inserted => &self.upserts_inserted,
+            Upsert::Moved => &self.upserts_moved,
+            Upsert::Refreshed => &self.upserts_refreshed,
+            Upsert::Duplicate => &self.upserts_duplicate,
+            Upsert::Stale => &self.upserts_stale,
+        }
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        };
+        counter(
+            "transit_hfp_messages_received_total",
+            "HFP messages received.",
+            self.messages_received.get(),
+        );
+        counter(
+            "transit_hfp_other_events_total",
+            "Valid HFP messages of events other than vp.",
+            self.other_events.get(),
+        );
+        counter(
+            "transit_hfp_positions_without_coordinates_total",
+            "Valid vp messages without usable coordinates.",
+            self.positions_without_coordinates.get(),
+        );
+        counter(
+            "transit_vehicles_expired_total",
+            "Vehicles removed for not being heard from.",
+            self.vehicles_expired.get(),
+        );
+        counter(
+            "transit_frames_published_total",
+            "Delta frames serialized for /ws.",
+            self.frames_published.get(),
+        );
+        counter(
+            "transit_snapshots_built_total",
+            "Snapshot frames serialized for /ws.",
+            self.snapshots_built.get(),
+        );
+        counter("transit_ws_accepted_total", "WebSocket clients accepted.", self.ws_accepted.get());
+        counter(
+            "transit_ws_refused_full_total",
+            "WebSocket clients refused at the connection cap.",
+            self.ws_refused_full.get(),
+        );
+        counter(
+            "transit_ws_resyncs_total",
+            "Lagging WebSocket clients resynced from a snapshot.",
+            self.ws_resyncs.get(),
+        );
+        counter(
+            "transit_ws_slow_dropped_total",
+            "WebSocket clients dropped for not reading.",
+            self.ws_slow_dropped.get(),
+        );
+        counter(
+            "transit_ws_client_messages_ignored_total",
+            "Messages sent by WebSocket clients (ignored).",
+            self.ws_client_messages_ignored.get(),
+        );
+
+        out.push_str(
+            "# HELP transit_hfp_messages_rejected_total Rejected HFP messages by reason.\n",
+        );
+        out.push_str("# TYPE transit_hfp_messages_rejected_total counter\n");
+        for kind in RejectKind::ALL {
+            let _ = writeln!(
+                out,
+                "transit_hfp_messages_rejected_total{{reason=\"{}\"}} {}",
+                kind.as_str(),
+                self.rejected(kind).get()
+            );
+        }
+        out.push_str("# HELP transit_upserts_total Outcomes of latest-position upserts.\n");
+        out.push_str("# TYPE transit_upserts_total counter\n");
+        for (outcome, value) in [
+            ("inserted", &self.upserts_inserted),
+            ("moved", &self.upserts_moved),
+            ("refreshed", &self.upserts_refreshed),
+            ("duplicate", &self.upserts_duplicate),
+            ("stale", &self.upserts_stale),
+        ] {
+            let _ = writeln!(out, "transit_upserts_total{{outcome=\"{outcome}\"}} {}", value.get());
+        }
+        for (name, help, value) in [
+            ("transit_vehicles", "Vehicles in the latest-positions table.", self.vehicles.get()),
+            ("transit_ws_clients", "WebSocket clients connected.", self.ws_clients.get()),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rejection_reason_has_its_own_labelled_counter() {
+        let stats = Stats::default();
+        stats.rejected(RejectKind::Json).inc();
+        stats.rejected(RejectKind::Json).inc();
+        stats.rejected(RejectKind::TooLarge).inc();
+        let text = stats.render();
+        assert!(
+            text.contains("transit_hfp_messages_rejected_total{reason=\"json\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("transit_hfp_messages_rejected_total{reason=\"too_large\"} 1\n"));
+        assert!(text.contains("transit_hfp_messages_rejected_total{reason=\"topic\"} 0\n"));
+    }
+
+    #[test]
+    fn gauges_go_down_as_well_as_up() {
+        let stats = Stats::default();
+        stats.ws_clients.inc();
+        stats.ws_clients.inc();
+        stats.ws_clients.dec();
+        assert!(stats.render().contains("\ntransit_ws_clients 1\n"));
+    }
+}

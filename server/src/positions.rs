@@ -1,0 +1,288 @@
+//! The in-memory latest-positions table: embedded mode's equivalent of ksqlDB's
+//! `LATEST_BY_OFFSET` table, except that the newest *event time* wins, so messages that
+//! arrive out of order or twice never move a vehicle backwards.
+//!
+//! The table also remembers which markers changed since the hub last asked
+//! ([`LatestPositions::drain_changes`]), so each tick's delta is built from the changed
+//! vehicles only, and it expires vehicles not heard from within the configured time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use app::model::{Marker, VehicleId, VehiclePosition};
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// A vehicle the table did not have.
+    Inserted,
+    /// Newer, and its marker changed (moved, turned, changed line): goes into the next delta.
+    Moved,
+    /// Newer, but the marker looks the same (a vehicle standing at a stop): stored for the
+    /// click panel, not sent to browsers.
+    Refreshed,
+    /// Same event time as the stored position: a repeated delivery.
+    Duplicate,
+    /// Older than the stored position: arrived out of order and was not applied.
+    Stale,
+}
+
+/// The changes since the previous drain, numbered by a sequence that grows by one per drain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changes {
+    pub seq: u64,
+    pub upserts: Vec<Marker>,
+    pub removed: Vec<VehicleId>,
+}
+
+/// Every vehicle's latest position.
+///
+/// A plain `std::sync::Mutex`, not an async one: every critical section is a few hash-map
+/// operations with no `.await` inside, so holding it never blocks the runtime for long, and
+/// the ingest path (thousands of upserts a second) stays cheap. Lock poisoning is ignored
+/// because nothing in a critical section can leave the table half-updated.
+#[derive(Debug)]
+pub struct LatestPositions {
+    table: Mutex<Table>,
+    ttl: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    vehicles: HashMap<VehicleId, Entry>,
+    /// Vehicles whose marker changed since the last drain.
+    dirty: HashSet<VehicleId>,
+    /// Number of the last drain: a snapshot taken now reflects at least this state.
+    seq: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    position: VehiclePosition,
+    /// When we last received any valid message for this vehicle, by our clock: expiry
+    /// follows what we hear, not the vehicle's own clock, so replays of old data work too.
+    heard_at: Instant,
+}
+
+impl LatestPositions {
+    /// An empty table whose vehicles expire after `ttl` without news.
+    pub fn new(ttl: Duration) -> Self {
+        Self { table: Mutex::default(), ttl }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores `position` unless the table already has a position at least as new.
+    pub fn upsert(&self, position: VehiclePosition, now: Instant) -> Upsert {
+        let mut table = self.lock();
+        let id = position.id;
+        let Table { vehicles, dirty, .. } = &mut *table;
+        match vehicles.get_mut(&id) {
+            None => {
+                vehicles.insert(id, Entry { position, heard_at: now });
+                dirty.insert(id);
+                Upsert::Inserted
+            }
+            Some(entry) => {
+                entry.heard_at = now;
+                let stored = entry.position.timestamp_ms;
+                if position.timestamp_ms < stored {
+                    return Upsert::Stale;
+                }
+                if position.timestamp_ms == stored {
+                    return Upsert::Duplicate;
+                }
+                let marker_changed = !same_marker(&entry.position, &position);
+                entry.position = position;
+                if marker_changed {
+                    dirty.insert(id);
+                    Upsert::Moved
+                } else {
+                    Upsert::Refreshed
+                }
+            }
+        }
+    }
+
+    /// The latest position of one vehicle.
+    pub fn get(&self, id: VehicleId) -> Option<VehiclePosition> {
+        self.lock().vehicles.get(&id).map(|entry| entry.position.clone())
+    }
+
+    /// Number of vehicles in the table.
+    pub fn len(&self) -> usize {
+        self.lock().vehicles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sequence number of the last drain.
+    pub fn seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// Every current marker, with the sequence number it is consistent with: applying the
+    /// deltas numbered above `seq` to it gives the current state. (It may already contain
+    /// some of the next delta's upserts; applying them twice is harmless.)
+    pub fn snapshot(&self) -> (u64, Vec<Marker>) {
+        let table = self.lock();
+        let markers = table.vehicles.values().map(|entry| entry.position.marker()).collect();
+        (table.seq, markers)
+    }
+
+    /// Expires vehicles not heard from within the TTL and returns what changed since the
+    /// previous drain, or `None` when nothing did (the sequence then stays put).
+    pub fn drain_changes(&self, now: Instant) -> Option<Changes> {
+        let mut table = self.lock();
+        let Table { vehicles, dirty, seq } = &mut *table;
+        let ttl = self.ttl;
+        let mut removed = Vec::new();
+        vehicles.retain(|id, entry| {
+            let alive = now.saturating_duration_since(entry.heard_at) < ttl;
+            if !alive {
+                removed.push(*id);
+                dirty.remove(id);
+            }
+            alive
+        });
+        if dirty.is_empty() && removed.is_empty() {
+            return None;
+        }
+        let upserts = dirty
+            .drain()
+            .filter_map(|id| vehicles.get(&id).map(|entry| entry.position.marker()))
+            .collect();
+        *seq += 1;
+        Some(Changes { seq: *seq, upserts, removed })
+    }
+}
+
+/// Whether two positions draw the same marker. Compares in place rather than building two
+/// `Marker`s: this runs for every message.
+fn same_marker(a: &VehiclePosition, b: &VehiclePosition) -> bool {
+    a.lat == b.lat
+        && a.lon == b.lon
+        && a.heading == b.heading
+        && a.line == b.line
+        && a.mode == b.mode
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::TransportMode;
+
+    const TTL: Duration = Duration::from_secs(180);
+
+    fn position(number: u32, timestamp_ms: i64, lat: f64) -> VehiclePosition {
+        VehiclePosition {
+            id: VehicleId::new(22, number).expect("fits"),
+            mode: TransportMode::Bus,
+            line: Some("550".into()),
+            route: Some("2550".into()),
+            direction: Some(1),
+            headsign: Some("Itäkeskus (M)".into()),
+            operator: Some(22),
+            lat,
+            lon: 24.9,
+            speed_mps: Some(8.0),
+            heading: Some(90),
+            delay_s: Some(30),
+            timestamp_ms,
+            start_time: Some("08:15".into()),
+            next_stop: Some("1201129".into()),
+            doors_open: Some(false),
+            occupancy: None,
+            location_source: Some("GPS".into()),
+        }
+    }
+
+    #[test]
+    fn the_newest_event_time_wins_whatever_the_arrival_order() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        assert_eq!(table.upsert(position(1, 2_000, 60.2), now), Upsert::Inserted);
+        assert_eq!(table.upsert(position(1, 1_000, 60.1), now), Upsert::Stale);
+        assert_eq!(table.upsert(position(1, 2_000, 60.3), now), Upsert::Duplicate);
+        let stored = table.get(VehicleId::new(22, 1).expect("fits")).expect("stored");
+        assert_eq!((stored.timestamp_ms, stored.lat), (2_000, 60.2));
+
+        assert_eq!(table.upsert(position(1, 3_000, 60.4), now), Upsert::Moved);
+        assert_eq!(table.get(stored.id).expect("stored").lat, 60.4);
+    }
+
+    #[test]
+    fn a_newer_position_with_the_same_marker_is_stored_but_not_sent() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        table.upsert(position(1, 1_000, 60.2), now);
+        table.drain_changes(now).expect("the insert is a change");
+
+        let mut standing = position(1, 2_000, 60.2);
+        standing.delay_s = Some(45);
+        assert_eq!(table.upsert(standing, now), Upsert::Refreshed);
+        assert_eq!(table.drain_changes(now), None);
+        assert_eq!(
+            table.get(VehicleId::new(22, 1).expect("fits")).expect("kept").delay_s,
+            Some(45)
+        );
+    }
+
+    #[test]
+    fn a_drain_returns_each_changed_vehicle_once_and_numbers_the_change_set() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        table.upsert(position(1, 1_000, 60.1), now);
+        table.upsert(position(1, 2_000, 60.2), now);
+        table.upsert(position(2, 1_000, 60.3), now);
+
+        let changes = table.drain_changes(now).expect("changes");
+        assert_eq!(changes.seq, 1);
+        let mut upserts: Vec<(u32, f64)> =
+            changes.upserts.iter().map(|m| (m.id.number(), m.lat)).collect();
+        upserts.sort_by_key(|(number, _)| *number);
+        assert_eq!(upserts, vec![(1, 60.2), (2, 60.3)]);
+        assert!(changes.removed.is_empty());
+
+        assert_eq!(table.drain_changes(now), None, "nothing changed since");
+        assert_eq!(table.seq(), 1);
+    }
+
+    #[test]
+    fn vehicles_not_heard_from_within_the_ttl_expire_once() {
+        let table = LatestPositions::new(TTL);
+        let start = Instant::now();
+        table.upsert(position(1, 1_000, 60.1), start);
+        table.upsert(position(2, 1_000, 60.1), start);
+        table.drain_changes(start);
+
+        // Vehicle 2 is heard from (even a duplicate counts as a sign of life); vehicle 1 is not.
+        let later = start + TTL - Duration::from_secs(1);
+        table.upsert(position(2, 1_000, 60.1), later);
+
+        let after_ttl = start + TTL;
+        let changes = table.drain_changes(after_ttl).expect("one expiry");
+        assert_eq!(changes.removed, vec![VehicleId::new(22, 1).expect("fits")]);
+        assert!(changes.upserts.is_empty());
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.drain_changes(after_ttl), None);
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_sequence_it_is_consistent_with() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        table.upsert(position(1, 1_000, 60.1), now);
+        assert_eq!(table.snapshot().0, 0);
+        table.drain_changes(now);
+        table.upsert(position(2, 1_000, 60.1), now);
+        let (seq, markers) = table.snapshot();
+        assert_eq!(seq, 1);
+        assert_eq!(markers.len(), 2, "undrained changes are already in the snapshot");
+    }
+}

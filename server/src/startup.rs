@@ -1,0 +1,251 @@
+//! Building and running the application: [`Application::build`] wires configuration,
+//! stores, the hub, the source and the router together and binds the listener (port 0
+//! works, for tests); [`Application::run_until_stopped`] serves until the shutdown token is
+//! cancelled, then stops every task it started and waits for them.
+//!
+//! Task ownership: the application owns every long-lived task. Each runs under a named
+//! tracing span, is spawned on one [`TaskTracker`], and watches one [`CancellationToken`]:
+//! the hub ticker, the source, and one task per WebSocket client.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::ssr::BackendHandle;
+use app::{App, MapSettings, shell};
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tracing::Instrument;
+
+use crate::backend::EmbeddedBackend;
+use crate::config::{Config, ConfigError};
+use crate::hub::Hub;
+use crate::ingest::Ingest;
+use crate::metrics::Stats;
+use crate::positions::LatestPositions;
+use crate::source::Source;
+use crate::state::AppState;
+use crate::ws::{self, WsContext};
+
+/// How long shutdown waits for tasks (WebSocket close frames, the source) before giving up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Name of the wasm bundle written by the build script (`pkg/transit_stream.js`,
+/// `pkg/transit_stream_bg.wasm`).
+pub const OUTPUT_NAME: &str = "transit_stream";
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    hub: Arc<Hub>,
+    tick: Duration,
+    source: Option<Source>,
+    ingest: Ingest,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Application {
+    /// Validates `config`, builds every part and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        config.validate()?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartupError::Bind { addr: config.bind, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr: config.bind, source })?;
+
+        let stats = Arc::new(Stats::default());
+        let positions = Arc::new(LatestPositions::new(config.vehicle_ttl()));
+        let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats)));
+        let ingest = Ingest::new(Arc::clone(&positions), Arc::clone(&stats));
+        let source = Source::from_config(&config, crate::source::simulator::now_ms());
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+
+        warn_if_site_missing(&config.site_root);
+        let leptos_options = LeptosOptions::builder()
+            .output_name(OUTPUT_NAME)
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+        let state = AppState {
+            leptos_options,
+            map: MapSettings {
+                tile_url: config.tile_url.clone(),
+                tile_attribution: config.tile_attribution.clone(),
+            },
+            backend: BackendHandle(Arc::new(EmbeddedBackend::new(Arc::clone(&positions)))),
+            stats: Arc::clone(&stats),
+            ws: WsContext {
+                hub: Arc::clone(&hub),
+                stats: Arc::clone(&stats),
+                slots: Arc::new(Semaphore::new(config.max_ws_clients as usize)),
+                tracker: tracker.clone(),
+                shutdown: shutdown.clone(),
+            },
+        };
+        let router = router(state, &config.site_root);
+
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            hub,
+            tick: config.tick(),
+            source,
+            ingest,
+            stats,
+            shutdown,
+            tracker,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL to open in a browser.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Cancelling this token stops the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The path into the table, for feeding messages directly (tests, benchmarks).
+    pub fn ingest(&self) -> Ingest {
+        self.ingest.clone()
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops and waits for every task.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, router, hub, tick, source, ingest, shutdown, tracker, .. } = self;
+
+        tracker.spawn(hub.run(tick, shutdown.clone()).instrument(tracing::info_span!("hub")));
+        if let Some(source) = source {
+            tracker.spawn(
+                source.run(ingest, shutdown.clone()).instrument(tracing::info_span!("source")),
+            );
+        }
+
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await;
+        // The server may also have stopped on an I/O error: stop everything else too.
+        shutdown.cancel();
+        tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                remaining = tracker.len(),
+                "Some tasks did not stop within {SHUTDOWN_GRACE:?}; exiting anyway."
+            );
+        }
+        tracing::info!("Stopped.");
+        served
+    }
+}
+
+fn router(state: AppState, site_root: &Path) -> Router {
+    let routes = generate_route_list(App);
+    let backend = state.backend.clone();
+    let (options, map) = (state.leptos_options.clone(), state.map.clone());
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            // Server functions reach the store only through this context value.
+            move || provide_context(backend.clone()),
+            move || shell(options.clone(), map.clone()),
+        )
+        .fallback_service(ServeDir::new(site_root))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness: the process serves requests. Also says how many vehicles it knows.
+async fn health(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok", "vehicles": stats.vehicles.get() }))
+}
+
+async fn metrics(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], stats.render())
+}
+
+fn warn_if_site_missing(site_root: &Path) {
+    let bundle = site_root.join("pkg").join(format!("{OUTPUT_NAME}.js"));
+    if !bundle.is_file() {
+        tracing::warn!(
+            site_root = %site_root.display(),
+            "The browser bundle is missing: pages will render without a live map. \
+             Build it with scripts/run.sh (or scripts/build-site.sh)."
+        );
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from a supervisor).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "Cannot listen for Ctrl-C.");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "Cannot listen for SIGTERM.");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("Shutting down.");
+}

@@ -1,0 +1,152 @@
+//! `/ws`: the live feed to browsers. Each client gets a snapshot, then the hub's shared
+//! delta frames; it is resynced with a snapshot when it falls behind, dropped when it stops
+//! reading, and closed with "going away" when the server shuts down.
+//!
+//! The socket is one-way. Anything a client sends is counted and ignored, and a client
+//! message larger than [`MAX_CLIENT_MESSAGE`] closes the connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::time::{MissedTickBehavior, timeout};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::hub::{Frame, Hub};
+use crate::metrics::Stats;
+use crate::state::AppState;
+
+/// Clients only send pongs and the occasional stray message; nothing legitimate is large.
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// A send that takes longer than this means the client stopped reading (a frozen tab, a
+/// dead network). Dropping it keeps its unsent frames from piling up in our buffers.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pings keep idle proxies from closing the connection and reveal dead peers.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Bytes tungstenite may buffer for one client before a send fails: above the largest
+/// snapshot (a few hundred KiB at peak), far below anything that threatens the server.
+const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+
+/// What every connection needs from the server.
+#[derive(Debug, Clone)]
+pub struct WsContext {
+    pub hub: Arc<Hub>,
+    pub stats: Arc<Stats>,
+    /// One permit per connected client: the cap on concurrent connections.
+    pub slots: Arc<Semaphore>,
+    /// Connection tasks are tracked so shutdown can wait for their close frames.
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// The `/ws` route.
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let context = state.ws;
+    if context.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "The server is shutting down.").into_response();
+    }
+    let Ok(permit) = Arc::clone(&context.slots).try_acquire_owned() else {
+        context.stats.ws_refused_full.inc();
+        return (StatusCode::SERVICE_UNAVAILABLE, "Too many live connections; try again soon.")
+            .into_response();
+    };
+    let tracker = context.tracker.clone();
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| tracker.track_future(serve(socket, context, permit)))
+}
+
+/// Why a connection ended, for the log.
+#[derive(Debug)]
+enum End {
+    ClientLeft,
+    Shutdown,
+    TooSlow,
+    SendFailed,
+}
+
+async fn serve(socket: WebSocket, context: WsContext, _permit: OwnedSemaphorePermit) {
+    context.stats.ws_accepted.inc();
+    context.stats.ws_clients.inc();
+    let end = feed(socket, &context).await;
+    context.stats.ws_clients.dec();
+    tracing::debug!(?end, "WebSocket client finished.");
+}
+
+async fn feed(socket: WebSocket, context: &WsContext) -> End {
+    let (mut sink, mut incoming) = socket.split();
+    let (snapshot, mut deltas) = context.hub.subscribe();
+    let mut seq = snapshot.seq;
+    if let Err(end) = send(&mut sink, Message::Text(snapshot.text), context).await {
+        return end;
+    }
+
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ping.tick().await; // the first tick is immediate
+
+    loop {
+        // Biased towards shutdown, so a busy feed cannot postpone the close frame.
+        let message = tokio::select! {
+            biased;
+            _ = context.shutdown.cancelled() => {
+                let close = CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "server shutting down".into(),
+                };
+                let _ = send(&mut sink, Message::Close(Some(close)), context).await;
+                return End::Shutdown;
+            }
+            received = deltas.recv() => match received {
+                Ok(frame) if frame.seq <= seq => continue, // covered by the snapshot
+                Ok(frame) => {
+                    seq = frame.seq;
+                    Message::Text(frame.text)
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    context.stats.ws_resyncs.inc();
+                    let Frame { seq: snapshot_seq, text } = context.hub.snapshot();
+                    seq = snapshot_seq;
+                    Message::Text(text)
+                }
+                // The hub is gone: the server is stopping.
+                Err(broadcast::error::RecvError::Closed) => return End::Shutdown,
+            },
+            from_client = incoming.next() => match from_client {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::ClientLeft,
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    context.stats.ws_client_messages_ignored.inc();
+                    continue;
+                }
+                // tungstenite answers pings itself; pongs need nothing.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        if let Err(end) = send(&mut sink, message, context).await {
+            return end;
+        }
+    }
+}
+
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+    context: &WsContext,
+) -> Result<(), End> {
+    match timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::SendFailed),
+        Err(_) => {
+            context.stats.ws_slow_dropped.inc();
+            Err(End::TooSlow)
+        }
+    }
+}

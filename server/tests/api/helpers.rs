@@ -1,0 +1,165 @@
+//! Starting the real application for a test, and talking to it.
+
+use std::time::Duration;
+
+use app::model::{ServerFrame, VehicleId};
+use futures::{SinkExt, StreamExt};
+use server::config::{Config, SourceKind};
+use server::ingest::Ingest;
+use server::metrics::Stats;
+use server::startup::Application;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// Generous bound on anything a test waits for; a healthy run needs milliseconds.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub url: String,
+    pub ws_url: String,
+    ingest: Ingest,
+    pub stats: Arc<Stats>,
+    pub shutdown: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    pub http: reqwest::Client,
+}
+
+/// The server with no source (tests feed messages through [`TestApp::publish`]) and a fast
+/// tick.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::for_tests();
+    config.source = SourceKind::None;
+    config.tick_ms = 50;
+    adjust(&mut config);
+    let application = Application::build(config).await.expect("the application builds");
+    let url = application.url();
+    let ws_url = format!("ws://{}/ws", application.local_addr());
+    let ingest = application.ingest();
+    let stats = application.stats();
+    let shutdown = application.shutdown_token();
+    let server = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        url,
+        ws_url,
+        ingest,
+        stats,
+        shutdown,
+        server: Some(server),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    /// Hands one MQTT message to the server, as a source would.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> bool {
+        self.ingest.message(topic, payload, std::time::Instant::now()).is_ok()
+    }
+
+    /// Publishes a valid `vp` message for bus `0022/<number>`.
+    pub fn publish_position(&self, number: u32, tst: &str, lat: f64, lon: f64) {
+        let (topic, payload) = vp_message(number, tst, lat, lon);
+        assert!(self.publish(&topic, payload.as_bytes()), "test message is valid");
+    }
+
+    pub async fn connect(&self) -> WsClient {
+        let (stream, _) =
+            tokio_tungstenite::connect_async(self.ws_url.as_str()).await.expect("/ws accepts");
+        WsClient { stream }
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        let server = self.server.take().expect("running");
+        tokio::time::timeout(WAIT, server).await.expect("stops in time").expect("no panic")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn vehicle(number: u32) -> VehicleId {
+    VehicleId::new(22, number).expect("fits")
+}
+
+/// A realistic bus `vp` message (topic with a non-ASCII headsign and spaces).
+pub fn vp_message(number: u32, tst: &str, lat: f64, lon: f64) -> (String, String) {
+    let topic = format!(
+        "/hfp/v2/journey/ongoing/vp/bus/0022/{number:05}/2510/1/Westendinasema/08:05/1130109/4/60;24/19/83/55"
+    );
+    let payload = format!(
+        r#"{{"VP":{{"desi":"510","dir":"1","oper":22,"veh":{number},"tst":"{tst}","tsi":1795500000,"spd":7.43,"hdg":251,"lat":{lat},"long":{lon},"acc":0.0,"dl":-45,"odo":1200,"drst":0,"oday":"2026-11-24","jrn":12,"line":1034,"start":"08:05","loc":"GPS","stop":null,"route":"2510","occu":0}}}}"#
+    );
+    (topic, payload)
+}
+
+pub struct WsClient {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// The next data frame, parsed. Control frames are skipped.
+    pub async fn next_frame(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame within the wait")
+                .expect("the socket is open")
+                .expect("a valid WebSocket message");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str())
+                        .expect("frames are ServerFrame JSON");
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    /// Reads frames until one satisfies `found`, returning it.
+    pub async fn frame_where(&mut self, found: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let frame = self.next_frame().await;
+                if found(&frame) {
+                    return frame;
+                }
+            }
+        })
+        .await
+        .expect("the expected frame arrives")
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.expect("send");
+    }
+
+    /// The next raw message, or `None` when the socket ended.
+    pub async fn next_raw(
+        &mut self,
+    ) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+        tokio::time::timeout(WAIT, self.stream.next()).await.expect("something within the wait")
+    }
+}
+
+/// The markers of a delta's upserts, by vehicle.
+pub fn upserted(frame: &ServerFrame, id: VehicleId) -> Option<(f64, f64)> {
+    match frame {
+        ServerFrame::Delta { upserts, .. } => {
+            upserts.iter().find(|m| m.id == id).map(|m| (m.lat, m.lon))
+        }
+        ServerFrame::Snapshot { .. } => None,
+    }
+}

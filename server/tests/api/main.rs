@@ -1,0 +1,8 @@
+//! Integration tests: each one starts the real server on a free loopback port with
+//! [`helpers::spawn_app`] and talks to it over HTTP and WebSocket, as a browser would.
+
+mod helpers;
+mod page;
+mod server_fns;
+mod shutdown;
+mod ws;

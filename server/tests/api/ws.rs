@@ -1,0 +1,151 @@
+//! `/ws`: snapshot, deltas, shared frames, limits.
+
+use app::model::ServerFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{WAIT, spawn_app, spawn_app_with, upserted, vehicle, vp_message};
+
+#[tokio::test]
+async fn a_new_client_gets_a_snapshot_of_every_current_vehicle() {
+    let app = spawn_app().await;
+    app.publish_position(1, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    app.publish_position(2, "2026-11-24T06:00:00.000Z", 60.18, 24.95);
+    app.publish_position(3, "2026-11-24T06:00:00.000Z", 60.19, 24.96);
+
+    let mut client = app.connect().await;
+    match client.next_frame().await {
+        ServerFrame::Snapshot { vehicles, .. } => {
+            let mut ids: Vec<String> = vehicles.iter().map(|m| m.id.to_string()).collect();
+            ids.sort();
+            assert_eq!(ids, ["0022/00001", "0022/00002", "0022/00003"]);
+            let one = vehicles.iter().find(|m| m.id == vehicle(1)).expect("vehicle 1");
+            assert_eq!((one.lat, one.lon, one.line.as_deref()), (60.17, 24.94, Some("510")));
+        }
+        other => panic!("the first frame must be a snapshot, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_vehicle_that_appears_and_moves_arrives_in_deltas_after_the_snapshot() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    let ServerFrame::Snapshot { seq: snapshot_seq, vehicles } = client.next_frame().await else {
+        panic!("snapshot first");
+    };
+    assert!(vehicles.is_empty());
+
+    app.publish_position(7, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    let appeared = client.frame_where(|f| upserted(f, vehicle(7)).is_some()).await;
+    let ServerFrame::Delta { seq: first_seq, .. } = appeared else { unreachable!() };
+    assert!(first_seq > snapshot_seq);
+
+    app.publish_position(7, "2026-11-24T06:00:01.000Z", 60.171, 24.941);
+    let moved = client.frame_where(|f| upserted(f, vehicle(7)).is_some()).await;
+    assert_eq!(upserted(&moved, vehicle(7)), Some((60.171, 24.941)));
+    let ServerFrame::Delta { seq: second_seq, .. } = moved else { unreachable!() };
+    assert!(second_seq > first_seq, "sequence numbers grow");
+}
+
+#[tokio::test]
+async fn an_out_of_order_message_never_moves_a_vehicle_backwards() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.next_frame().await;
+
+    app.publish_position(9, "2026-11-24T06:00:02.000Z", 60.20, 24.90);
+    client.frame_where(|f| upserted(f, vehicle(9)).is_some()).await;
+    // Older event time, later arrival: must not be applied...
+    app.publish_position(9, "2026-11-24T06:00:01.000Z", 60.10, 24.80);
+    // ...so the next delta for vehicle 9 is this newer message, not the stale one.
+    app.publish_position(9, "2026-11-24T06:00:03.000Z", 60.21, 24.91);
+    let next = client.frame_where(|f| upserted(f, vehicle(9)).is_some()).await;
+    assert_eq!(upserted(&next, vehicle(9)), Some((60.21, 24.91)));
+    assert_eq!(app.stats.upserts_stale.get(), 1);
+}
+
+#[tokio::test]
+async fn every_client_receives_the_same_frames_serialized_once() {
+    let app = spawn_app().await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut client = app.connect().await;
+        client.next_frame().await;
+        clients.push(client);
+    }
+    app.publish_position(5, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+
+    let mut texts = Vec::new();
+    for client in &mut clients {
+        let frame = client.frame_where(|f| upserted(f, vehicle(5)).is_some()).await;
+        texts.push(serde_json::to_string(&frame).expect("serializes"));
+    }
+    assert!(texts.windows(2).all(|pair| pair[0] == pair[1]));
+    // One vehicle appeared once: one delta frame, whatever the number of clients.
+    assert_eq!(app.stats.frames_published.get(), 1);
+}
+
+#[tokio::test]
+async fn malformed_messages_are_counted_and_the_valid_ones_still_reach_the_map() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    client.next_frame().await;
+
+    let (topic, payload) = vp_message(4, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    assert!(!app.publish(&topic, b""));
+    assert!(!app.publish(&topic, b"{\"VP\":{\"tst\":\"yesterday\"}}"));
+    assert!(!app.publish("/hfp/v2/journey/ongoing/vp/bus/0022", payload.as_bytes()));
+    assert!(!app.publish(&topic, &vec![b' '; 100_000]));
+    assert!(app.publish(&topic, payload.as_bytes()));
+    client.frame_where(|f| upserted(f, vehicle(4)).is_some()).await;
+
+    let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.expect("GET /metrics");
+    let text = metrics.text().await.expect("text");
+    for line in [
+        "transit_hfp_messages_received_total 5",
+        "transit_hfp_messages_rejected_total{reason=\"json\"} 1",
+        "transit_hfp_messages_rejected_total{reason=\"timestamp\"} 1",
+        "transit_hfp_messages_rejected_total{reason=\"topic\"} 1",
+        "transit_hfp_messages_rejected_total{reason=\"too_large\"} 1",
+        "transit_upserts_total{outcome=\"inserted\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused_with_503() {
+    let app = spawn_app_with(|config| config.max_ws_clients = 1).await;
+    let mut first = app.connect().await;
+    first.next_frame().await;
+
+    let refused = tokio_tungstenite::connect_async(app.ws_url.as_str()).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("expected a 503, got {other:?}"),
+    }
+    assert_eq!(app.stats.ws_refused_full.get(), 1);
+}
+
+#[tokio::test]
+async fn an_oversized_client_message_ends_that_connection_only() {
+    let app = spawn_app().await;
+    let mut rude = app.connect().await;
+    let mut polite = app.connect().await;
+    rude.next_frame().await;
+    polite.next_frame().await;
+
+    rude.send_text(&"x".repeat(64 * 1024)).await;
+    let ended = loop {
+        match rude.next_raw().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break true,
+            Some(Ok(_)) => continue,
+        }
+    };
+    assert!(ended);
+
+    app.publish_position(8, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    polite.frame_where(|f| upserted(f, vehicle(8)).is_some()).await;
+    let _ = WAIT;
+}
