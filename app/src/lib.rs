@@ -54,6 +54,8 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name=META_TILE_URL content=map.tile_url />
                 <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
+                // No favicon request: the page has nothing to show there yet.
+                <link rel="icon" href="data:," />
                 <link rel="stylesheet" href="/leaflet/leaflet.css" />
                 <link rel="stylesheet" href="/style/main.css" />
                 // Leaflet must define the global `L` before the wasm module starts: the

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) transit-stream needs. Every step checks
+# first and is skipped when already done, so a second run takes a few seconds.
+#
+#   scripts/setup.sh          wasm target, wasm-bindgen CLI, npm packages
+#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server and mosquitto
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "Adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+bindgen_version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_version" ]]; then
+  step "Installing wasm-bindgen-cli $bindgen_version (a few minutes, once)"
+  # --locked can fail when the registry mirror lags behind the CLI's own lock file; the
+  # unlocked build resolves to what the mirror has.
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --locked --force \
+    || cargo install wasm-bindgen-cli --version "$bindgen_version" --force
+fi
+
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  step "Installing npm packages (Leaflet, wasm-opt, Playwright)"
+  npm ci --no-audit --no-fund
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  missing=()
+  for package in chromium redis-server mosquitto; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  if ((${#missing[@]})); then
+    step "Installing Debian packages: ${missing[*]}"
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
