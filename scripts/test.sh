@@ -12,11 +12,11 @@ scripts/setup.sh --test
 
 step "Formatting and lints"
 cargo fmt --all --check
-cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "Rust tests"
-cargo test --locked --workspace
+cargo test --locked
 
 step "Browser tests"
 scripts/build-site.sh
