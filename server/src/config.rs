@@ -29,23 +29,23 @@ pub struct Config {
     pub source: SourceKind,
 
     /// Number of simulated vehicles (simulator source).
-    #[arg(long, env = "TRANSIT_SIM_VEHICLES", default_value_t = 400)]
+    #[arg(long, env = "TRANSIT_SIM_VEHICLES", default_value_t = defaults::SIM_VEHICLES)]
     pub sim_vehicles: u32,
 
     /// Seed of the simulator's random choices: the same seed gives the same fleet.
-    #[arg(long, env = "TRANSIT_SIM_SEED", default_value_t = 2026)]
+    #[arg(long, env = "TRANSIT_SIM_SEED", default_value_t = defaults::SIM_SEED)]
     pub sim_seed: u64,
 
     /// Seconds after which a vehicle that has not been heard from leaves the map.
-    #[arg(long, env = "TRANSIT_VEHICLE_TTL_SECS", default_value_t = 180)]
+    #[arg(long, env = "TRANSIT_VEHICLE_TTL_SECS", default_value_t = defaults::VEHICLE_TTL_SECS)]
     pub vehicle_ttl_secs: u64,
 
     /// Milliseconds between two delta frames sent to browsers.
-    #[arg(long, env = "TRANSIT_TICK_MS", default_value_t = 250)]
+    #[arg(long, env = "TRANSIT_TICK_MS", default_value_t = defaults::TICK_MS)]
     pub tick_ms: u64,
 
     /// Most browsers connected to `/ws` at once; more are refused with 503.
-    #[arg(long, env = "TRANSIT_MAX_WS_CLIENTS", default_value_t = 10_000)]
+    #[arg(long, env = "TRANSIT_MAX_WS_CLIENTS", default_value_t = defaults::MAX_WS_CLIENTS)]
     pub max_ws_clients: u32,
 
     /// Map tile URL template (`{s}`, `{z}`, `{x}`, `{y}`). Empty for no tiles.
@@ -63,6 +63,15 @@ pub struct Config {
         default_value = "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors"
     )]
     pub tile_attribution: String,
+}
+
+/// Defaults shared by the command line and [`Config::for_tests`].
+mod defaults {
+    pub const SIM_VEHICLES: u32 = 400;
+    pub const SIM_SEED: u64 = 2026;
+    pub const VEHICLE_TTL_SECS: u64 = 180;
+    pub const TICK_MS: u64 = 250;
+    pub const MAX_WS_CLIENTS: u32 = 10_000;
 }
 
 /// The embedded mode's position source.
@@ -125,12 +134,22 @@ impl Config {
         Duration::from_millis(self.tick_ms)
     }
 
-    /// The defaults, listening on a free loopback port. Tests adjust fields from here.
+    /// The defaults, listening on a free loopback port, built directly: the environment of
+    /// the test process never leaks in. Tests adjust fields from here.
     pub fn for_tests() -> Self {
-        let mut config = Self::parse_from(["transit-stream", "--bind", "127.0.0.1:0"]);
-        // Tests read what they need from the API; tiles would only reach for the network.
-        config.tile_url = String::new();
-        config
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            site_root: PathBuf::from("target/site"),
+            source: SourceKind::Simulator,
+            sim_vehicles: defaults::SIM_VEHICLES,
+            sim_seed: defaults::SIM_SEED,
+            vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,
+            tick_ms: defaults::TICK_MS,
+            max_ws_clients: defaults::MAX_WS_CLIENTS,
+            // Tests read what they need from the API; tiles would only reach for the network.
+            tile_url: String::new(),
+            tile_attribution: String::new(),
+        }
     }
 }
 
@@ -145,6 +164,17 @@ mod tests {
         assert_eq!(config.source, SourceKind::Simulator);
         assert_eq!(config.vehicle_ttl(), Duration::from_secs(180));
         assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn the_test_configuration_differs_from_the_command_line_defaults_only_where_it_says() {
+        let cli = Config::parse_from([
+            "transit-stream",
+            "--bind=127.0.0.1:0",
+            "--tile-url=",
+            "--tile-attribution=",
+        ]);
+        assert_eq!(format!("{cli:?}"), format!("{:?}", Config::for_tests()));
     }
 
     #[test]

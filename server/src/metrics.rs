@@ -86,12 +86,26 @@ pub struct Stats {
     pub ws_slow_dropped: Counter,
     /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
     pub ws_client_messages_ignored: Counter,
+    /// Answers of the server functions under `/api/`, by status class.
+    pub api_ok: Counter,
+    pub api_client_errors: Counter,
+    pub api_server_errors: Counter,
 }
 
 impl Stats {
     pub fn rejected(&self, kind: RejectKind) -> &Counter {
         let index = RejectKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         &self.rejected[index]
+    }
+
+    /// Counts one `/api/` answer by its HTTP status.
+    pub fn api_response(&self, status: u16) {
+        match status {
+            200..=299 => self.api_ok.inc(),
+            400..=499 => self.api_client_errors.inc(),
+            500..=599 => self.api_server_errors.inc(),
+            _ => {}
+        }
     }
 
     pub fn upsert(&self, outcome: Upsert) -> &Counter {
@@ -184,6 +198,18 @@ impl Stats {
             ("stale", &self.upserts_stale),
         ] {
             let _ = writeln!(out, "transit_upserts_total{{outcome=\"{outcome}\"}} {}", value.get());
+        }
+        out.push_str(
+            "# HELP transit_api_responses_total Server function answers by status class.\n",
+        );
+        out.push_str("# TYPE transit_api_responses_total counter\n");
+        for (class, value) in [
+            ("2xx", &self.api_ok),
+            ("4xx", &self.api_client_errors),
+            ("5xx", &self.api_server_errors),
+        ] {
+            let _ =
+                writeln!(out, "transit_api_responses_total{{class=\"{class}\"}} {}", value.get());
         }
         for (name, help, value) in [
             ("transit_vehicles", "Vehicles in the latest-positions table.", self.vehicles.get()),

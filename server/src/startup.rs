@@ -15,9 +15,10 @@ use std::time::Duration;
 use app::ssr::BackendHandle;
 use app::{App, MapSettings, shell};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -196,6 +197,7 @@ fn router(state: AppState, site_root: &Path) -> Router {
             move || shell(options.clone(), map.clone()),
         )
         .fallback_service(ServeDir::new(site_root))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -204,6 +206,21 @@ fn router(state: AppState, site_root: &Path) -> Router {
 /// Liveness: the process serves requests. Also says how many vehicles it knows.
 async fn health(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "vehicles": stats.vehicles.get() }))
+}
+
+/// Counts server-function answers by status class, so rejected requests (bad ids, unknown
+/// vehicles) show on `/metrics` like every other rejected input.
+async fn count_api_responses(
+    State(stats): State<Arc<Stats>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if is_api {
+        stats.api_response(response.status().as_u16());
+    }
+    response
 }
 
 async fn metrics(State(stats): State<Arc<Stats>>) -> impl IntoResponse {

@@ -49,6 +49,8 @@ async fn ids_that_are_not_operator_slash_vehicle_are_rejected_with_400() {
         let error: ApiError = response.json().await.expect("a JSON ApiError");
         assert_eq!(error, ApiError::InvalidVehicleId, "{bad:?}");
     }
+    assert_eq!(app.stats.api_client_errors.get(), 6, "each rejection is counted");
+    assert_eq!(app.stats.api_ok.get(), 0);
 }
 
 #[tokio::test]
