@@ -70,6 +70,17 @@ pub fn tick_clock(now_ms: RwSignal<i64>) {
     });
 }
 
+/// Calls `action` every `period` for the life of the page.
+pub fn every(period: std::time::Duration, action: impl Fn() + 'static) {
+    let mut action = Some(action);
+    Effect::new(move |_| {
+        if let Some(action) = action.take() {
+            // Lives as long as the page, like `tick_clock`'s interval.
+            let _ = set_interval_with_handle(action, period);
+        }
+    });
+}
+
 fn meta_content(name: &str) -> Option<String> {
     let document = web_sys::window()?.document()?;
     let element = document.query_selector(&format!("meta[name='{name}']")).ok()??;

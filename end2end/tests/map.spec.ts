@@ -117,5 +117,12 @@ test('clicking a vehicle shows the position the server reports for it', async ({
   await expect(field('age')).toHaveText(/ago$|^just now$/);
 
   await page.screenshot({ path: path.join(artifacts, 'vehicle-panel.png') });
+
+  // The open panel follows the vehicle: it asks again and shows the newer position.
+  const again = await page.waitForResponse((r) => r.url().endsWith('/api/vehicle'), { timeout: 10_000 });
+  const newer = (await again.json()).position;
+  expect(newer.id).toBe(p.id);
+  expect(newer.timestamp_ms).toBeGreaterThan(p.timestamp_ms);
+  await expect(panel.locator('dl')).toHaveAttribute('data-timestamp-ms', String(newer.timestamp_ms));
   expect(errors).toEqual([]);
 });

@@ -7,6 +7,11 @@ use crate::api::vehicle_position;
 use crate::format;
 use crate::model::{VehicleId, VehicleLookup};
 
+/// How often an open panel asks for the vehicle's position again. Vehicles report every
+/// second; every few seconds keeps the panel current without a request per second per user.
+#[cfg(feature = "hydrate")]
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Shows the selected vehicle, if any. The lookup runs in the browser only: there is no
 /// selection during server rendering.
 #[component]
@@ -24,6 +29,13 @@ pub fn VehiclePanel(selected: RwSignal<Option<VehicleId>>) -> impl IntoView {
     let now_ms = RwSignal::new(0_i64);
     #[cfg(feature = "hydrate")]
     crate::browser::tick_clock(now_ms);
+    // The panel follows the vehicle: its position is asked for again while it stays open.
+    #[cfg(feature = "hydrate")]
+    crate::browser::every(REFRESH, move || {
+        if selected.get_untracked().is_some() {
+            lookup.refetch();
+        }
+    });
 
     view! {
         <Show when=move || selected.get().is_some()>
