@@ -10,11 +10,14 @@ wasm=target/wasm32-unknown-unknown/wasm-release/frontend.wasm
 
 cargo build --locked -p frontend --target wasm32-unknown-unknown --profile wasm-release
 
-rm -rf "$site/pkg"
 mkdir -p "$site/pkg" "$site/leaflet" "$site/style"
-wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name transit_stream "$wasm"
-# binaryen from npm, not Debian's: Debian's is too old for current Rust's wasm features.
-node_modules/.bin/wasm-opt -Oz "$site/pkg/transit_stream_bg.wasm" -o "$site/pkg/transit_stream_bg.wasm"
+# wasm-bindgen and wasm-opt take seconds; skip them when the bundle is newer than the build.
+if [[ ! "$site/pkg/transit_stream_bg.wasm" -nt "$wasm" || ! -f "$site/pkg/transit_stream.js" ]]; then
+  rm -rf "$site/pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name transit_stream "$wasm"
+  # binaryen from npm, not Debian's: Debian's is too old for current Rust's wasm features.
+  node_modules/.bin/wasm-opt -Oz "$site/pkg/transit_stream_bg.wasm" -o "$site/pkg/transit_stream_bg.wasm"
+fi
 
 cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$site/leaflet/"
 cp -r node_modules/leaflet/dist/images "$site/leaflet/"

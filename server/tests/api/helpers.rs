@@ -75,6 +75,17 @@ impl TestApp {
         WsClient { stream }
     }
 
+    /// `n` clients, each past its initial snapshot.
+    pub async fn connect_many(&self, n: usize) -> Vec<WsClient> {
+        let mut clients = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut client = self.connect().await;
+            client.next_frame().await;
+            clients.push(client);
+        }
+        clients
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) -> std::io::Result<()> {
         self.shutdown.cancel();

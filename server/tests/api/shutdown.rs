@@ -8,12 +8,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn shutdown_closes_every_websocket_with_going_away_and_the_server_returns() {
     let app = spawn_app().await;
-    let mut clients = Vec::new();
-    for _ in 0..2 {
-        let mut client = app.connect().await;
-        client.next_frame().await;
-        clients.push(client);
-    }
+    let mut clients = app.connect_many(2).await;
 
     app.shutdown.cancel();
     for client in &mut clients {

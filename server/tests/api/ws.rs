@@ -66,12 +66,7 @@ async fn an_out_of_order_message_never_moves_a_vehicle_backwards() {
 #[tokio::test]
 async fn every_client_receives_the_same_frames_serialized_once() {
     let app = spawn_app().await;
-    let mut clients = Vec::new();
-    for _ in 0..3 {
-        let mut client = app.connect().await;
-        client.next_frame().await;
-        clients.push(client);
-    }
+    let mut clients = app.connect_many(3).await;
     app.publish_position(5, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
 
     let mut texts = Vec::new();

@@ -1,0 +1,161 @@
+//! Side-by-side benchmarks of the server's hot paths, each against the simplest credible
+//! baseline, run alternately (A B A B ...) on the same machine so that the reported ratio
+//! survives a noisy, shared 2-core box. Absolute numbers are printed for context only.
+//!
+//! ```sh
+//! cargo bench -p server --bench hot_paths
+//! ```
+//!
+//! Goals (from the project's performance research):
+//! * parse: typed HFP parsing (topic + payload + timestamp) at least as fast as a plain
+//!   `serde_json::Value` parse of the payload alone (ratio ≤ 1.0).
+//! * upsert: the latest-positions upsert (ordering check, change tracking) within 3× of a
+//!   bare `HashMap::insert`.
+//! * fan-out: one delta frame to 1,000 clients at least 20× cheaper than serializing the
+//!   frame once per client.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::model::{ServerFrame, VehicleId, VehiclePosition};
+use server::hfp;
+use server::hub::Hub;
+use server::metrics::Stats;
+use server::positions::LatestPositions;
+use server::source::simulator::{HfpMessage, SLOTS, Simulator};
+
+const PAIRS: usize = 7;
+const T0: i64 = 1_795_500_000_000;
+
+fn main() {
+    let corpus = messages(2_000, 5);
+    let positions: Vec<VehiclePosition> =
+        corpus.iter().filter_map(|m| hfp::parse(&m.topic, &m.payload).ok()?.position()).collect();
+    println!("corpus: {} simulator messages, {} positions", corpus.len(), positions.len());
+
+    compare(
+        "parse one HFP message",
+        Goal::AtMost(1.0),
+        corpus.len(),
+        || {
+            for m in &corpus {
+                let _ = black_box(hfp::parse(black_box(&m.topic), black_box(&m.payload)));
+            }
+        },
+        || {
+            for m in &corpus {
+                let _ =
+                    black_box(serde_json::from_slice::<serde_json::Value>(black_box(&m.payload)));
+            }
+        },
+    );
+
+    let table = LatestPositions::new(Duration::from_secs(180));
+    let mut bare: HashMap<VehicleId, VehiclePosition> = HashMap::new();
+    let now = Instant::now();
+    compare(
+        "upsert one position",
+        Goal::AtMost(3.0),
+        positions.len(),
+        || {
+            for p in &positions {
+                black_box(table.upsert(p.clone(), now));
+            }
+        },
+        || {
+            for p in &positions {
+                black_box(bare.insert(p.id, p.clone()));
+            }
+        },
+    );
+
+    const CLIENTS: usize = 1_000;
+    let table = Arc::new(LatestPositions::new(Duration::from_secs(180)));
+    let hub = Hub::new(Arc::clone(&table), Arc::new(Stats::default()));
+    let mut receivers: Vec<_> = (0..CLIENTS).map(|_| hub.subscribe().1).collect();
+    let moved: Vec<VehiclePosition> = positions.iter().take(1_500).cloned().collect();
+    let mut timestamp = 0;
+    compare(
+        "deliver one 1,500-vehicle delta to 1,000 clients",
+        Goal::AtMost(0.05),
+        1,
+        || {
+            timestamp += 1;
+            for p in &moved {
+                let mut p = p.clone();
+                p.timestamp_ms += timestamp;
+                p.lat += timestamp as f64 * 1e-6;
+                table.upsert(p, now);
+            }
+            hub.tick(now);
+            for receiver in &mut receivers {
+                black_box(receiver.try_recv().ok());
+            }
+        },
+        || {
+            let frame = ServerFrame::Delta {
+                seq: 1,
+                upserts: moved.iter().map(VehiclePosition::marker).collect(),
+                removed: Vec::new(),
+            };
+            for _ in 0..CLIENTS {
+                black_box(serde_json::to_string(&frame).ok());
+            }
+        },
+    );
+}
+
+fn messages(vehicles: u32, seconds: i64) -> Vec<HfpMessage> {
+    let mut simulator = Simulator::new(vehicles, 1, T0);
+    let mut out = Vec::new();
+    for second in 0..seconds {
+        for slot in 0..SLOTS {
+            simulator.step_slot(slot, T0 + second * 1_000 + slot as i64 * 100, &mut out);
+        }
+    }
+    out
+}
+
+enum Goal {
+    /// Candidate time / baseline time must not exceed this.
+    AtMost(f64),
+}
+
+/// Runs candidate and baseline alternately, `PAIRS` times after one warm-up each, and prints
+/// the median time per operation of each and the ratio of the medians.
+fn compare(
+    name: &str,
+    goal: Goal,
+    operations: usize,
+    mut candidate: impl FnMut(),
+    mut baseline: impl FnMut(),
+) {
+    candidate();
+    baseline();
+    let (mut a, mut b) = (Vec::with_capacity(PAIRS), Vec::with_capacity(PAIRS));
+    for _ in 0..PAIRS {
+        let start = Instant::now();
+        candidate();
+        a.push(start.elapsed());
+        let start = Instant::now();
+        baseline();
+        b.push(start.elapsed());
+    }
+    let (a, b) = (median(a), median(b));
+    let per_op = |d: Duration| d.as_nanos() as f64 / operations.max(1) as f64;
+    let ratio = a.as_secs_f64() / b.as_secs_f64();
+    let Goal::AtMost(limit) = goal;
+    let verdict = if ratio <= limit { "met" } else { "MISSED" };
+    println!(
+        "{name}: candidate {:.0} ns/op, baseline {:.0} ns/op, ratio {ratio:.3} (goal ≤ {limit}: {verdict})",
+        per_op(a),
+        per_op(b),
+    );
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
