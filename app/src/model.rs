@@ -228,6 +228,8 @@ pub enum ServerFrame {
 pub enum DataSource {
     /// The server's own in-memory table (embedded mode).
     Memory,
+    /// A ksqlDB pull query on the latest-positions table (full stack).
+    Ksqldb,
 }
 
 impl DataSource {
@@ -235,6 +237,7 @@ impl DataSource {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Memory => "in-memory table",
+            Self::Ksqldb => "ksqlDB pull query",
         }
     }
 }

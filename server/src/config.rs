@@ -24,7 +24,7 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
-    /// Where positions come from in embedded mode.
+    /// Where positions come from in embedded mode (ignored with --ksqldb-url).
     #[arg(long, env = "TRANSIT_SOURCE", value_enum, default_value_t = SourceKind::Simulator)]
     pub source: SourceKind,
 
@@ -47,6 +47,17 @@ pub struct Config {
     /// Most browsers connected to `/ws` at once; more are refused with 503.
     #[arg(long, env = "TRANSIT_MAX_WS_CLIENTS", default_value_t = defaults::MAX_WS_CLIENTS)]
     pub max_ws_clients: u32,
+
+    /// ksqlDB server (e.g. http://localhost:8088). When set, the server runs in full-stack
+    /// mode: positions come from ksqlDB's VEHICLE_LATEST table over one push query, and
+    /// clicks are answered by pull queries. Unset: embedded mode.
+    #[arg(long, env = "TRANSIT_KSQLDB_URL")]
+    pub ksqldb_url: Option<String>,
+
+    /// In ksqlDB mode, create the streams and table of `ksqldb/*.sql` at start-up (each
+    /// statement is `IF NOT EXISTS`).
+    #[arg(long, env = "TRANSIT_KSQLDB_APPLY_STATEMENTS")]
+    pub ksqldb_apply_statements: bool,
 
     /// Map tile URL template (`{s}`, `{z}`, `{x}`, `{y}`). Empty for no tiles.
     #[arg(
@@ -106,6 +117,7 @@ impl Config {
     /// Checks settings whose types alone do not rule out nonsense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.source == SourceKind::Simulator
+            && self.ksqldb_url.is_none()
             && !(1..=MAX_SIM_VEHICLES).contains(&self.sim_vehicles)
         {
             return Err(ConfigError::SimVehicles { got: self.sim_vehicles, max: MAX_SIM_VEHICLES });
@@ -146,6 +158,8 @@ impl Config {
             vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,
             tick_ms: defaults::TICK_MS,
             max_ws_clients: defaults::MAX_WS_CLIENTS,
+            ksqldb_url: None,
+            ksqldb_apply_statements: false,
             // Tests read what they need from the API; tiles would only reach for the network.
             tile_url: String::new(),
             tile_attribution: String::new(),

@@ -1,9 +1,12 @@
-//! The one path every HFP message takes into the table, whatever its source: parse, count,
-//! upsert. Sources hand raw MQTT topic and payload bytes to [`Ingest::message`]; nothing
-//! else writes positions.
+//! The one path into the table, whatever the source: embedded sources hand raw MQTT topic
+//! and payload bytes to [`Ingest::message`] (parse, count, upsert); the ksqlDB bridge hands
+//! rows it already typed to [`Ingest::position`] and [`Ingest::snapshot`]. Nothing else
+//! writes positions.
 
 use std::sync::Arc;
 use std::time::Instant;
+
+use app::model::VehiclePosition;
 
 use crate::hfp::{self, HfpError};
 use crate::metrics::Stats;
@@ -30,6 +33,18 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(positions: Arc<LatestPositions>, stats: Arc<Stats>) -> Self {
         Self { positions, stats }
+    }
+
+    /// Takes a position that is already typed (a ksqlDB row), counting the outcome.
+    pub fn position(&self, position: VehiclePosition, now: Instant) -> Upsert {
+        let outcome = self.positions.upsert(position, now);
+        self.stats.upsert(outcome).inc();
+        outcome
+    }
+
+    /// Replaces the table with an upstream snapshot (after a reconnect).
+    pub fn snapshot(&self, positions: Vec<VehiclePosition>, now: Instant) {
+        self.positions.replace_all(positions, now);
     }
 
     /// Takes one MQTT message. A rejected message is counted and returned as an error for

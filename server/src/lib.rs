@@ -11,20 +11,25 @@
 //! * [`hub`]: turns table changes into shared frames for all clients.
 //! * [`ws`]: the `/ws` route and the per-client task.
 //! * [`backend`]: the embedded [`app::ssr::Backend`] behind the server functions.
+//! * [`ksqldb`]: full-stack mode: ksqlDB client, push bridge, pull-query backend.
+//! * [`readiness`]: whether there is data to serve (`/readyz`).
 //! * [`state`]: the router's state.
 //! * [`metrics`]: counters and `/metrics`.
 //! * [`telemetry`]: logging set-up.
 //!
 //! Data flow (embedded mode): source → ingest → positions → hub → ws → browser; a click
-//! goes browser → server function → backend → positions.
+//! goes browser → server function → backend → positions. In ksqlDB mode the source is the
+//! push bridge and the backend runs pull queries; everything else is the same.
 
 pub mod backend;
 pub mod config;
 pub mod hfp;
 pub mod hub;
 pub mod ingest;
+pub mod ksqldb;
 pub mod metrics;
 pub mod positions;
+pub mod readiness;
 pub mod source;
 pub mod startup;
 pub mod state;

@@ -86,6 +86,12 @@ pub struct Stats {
     pub ws_slow_dropped: Counter,
     /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
     pub ws_client_messages_ignored: Counter,
+    /// ksqlDB mode: rows that did not map to a position (counted, skipped).
+    pub ksqldb_rows_rejected: Counter,
+    /// ksqlDB mode: push-query sessions started (1 + reconnects).
+    pub ksqldb_sessions: Counter,
+    /// ksqlDB mode: push queries open now (at most one per server, whatever the clients).
+    pub ksqldb_push_queries: Gauge,
     /// Answers of the server functions under `/api/`, by status class.
     pub api_ok: Counter,
     pub api_client_errors: Counter,
@@ -154,6 +160,16 @@ impl Stats {
             "Snapshot frames serialized for /ws.",
             self.snapshots_built.get(),
         );
+        counter(
+            "transit_ksqldb_rows_rejected_total",
+            "ksqlDB rows that were not usable positions.",
+            self.ksqldb_rows_rejected.get(),
+        );
+        counter(
+            "transit_ksqldb_sessions_total",
+            "ksqlDB push-query sessions started.",
+            self.ksqldb_sessions.get(),
+        );
         counter("transit_ws_accepted_total", "WebSocket clients accepted.", self.ws_accepted.get());
         counter(
             "transit_ws_refused_full_total",
@@ -214,6 +230,11 @@ impl Stats {
         for (name, help, value) in [
             ("transit_vehicles", "Vehicles in the latest-positions table.", self.vehicles.get()),
             ("transit_ws_clients", "WebSocket clients connected.", self.ws_clients.get()),
+            (
+                "transit_ksqldb_push_queries",
+                "ksqlDB push queries open.",
+                self.ksqldb_push_queries.get(),
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
         }

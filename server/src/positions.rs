@@ -53,6 +53,8 @@ struct Table {
     vehicles: HashMap<VehicleId, Entry>,
     /// Vehicles whose marker changed since the last drain.
     dirty: HashSet<VehicleId>,
+    /// Vehicles dropped by [`LatestPositions::replace_all`] since the last drain.
+    dropped: Vec<VehicleId>,
     /// Number of the last drain: a snapshot taken now reflects at least this state.
     seq: u64,
 }
@@ -65,21 +67,10 @@ struct Entry {
     heard_at: Instant,
 }
 
-impl LatestPositions {
-    /// An empty table whose vehicles expire after `ttl` without news.
-    pub fn new(ttl: Duration) -> Self {
-        Self { table: Mutex::default(), ttl }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stores `position` unless the table already has a position at least as new.
-    pub fn upsert(&self, position: VehiclePosition, now: Instant) -> Upsert {
-        let mut table = self.lock();
+impl Table {
+    fn upsert(&mut self, position: VehiclePosition, now: Instant) -> Upsert {
         let id = position.id;
-        let Table { vehicles, dirty, .. } = &mut *table;
+        let Table { vehicles, dirty, .. } = self;
         match vehicles.get_mut(&id) {
             None => {
                 vehicles.insert(id, Entry { position, heard_at: now });
@@ -104,6 +95,42 @@ impl LatestPositions {
                     Upsert::Refreshed
                 }
             }
+        }
+    }
+}
+
+impl LatestPositions {
+    /// An empty table whose vehicles expire after `ttl` without news.
+    pub fn new(ttl: Duration) -> Self {
+        Self { table: Mutex::default(), ttl }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores `position` unless the table already has a position at least as new.
+    pub fn upsert(&self, position: VehiclePosition, now: Instant) -> Upsert {
+        self.lock().upsert(position, now)
+    }
+
+    /// Makes the table hold exactly `positions` (an upstream snapshot after a reconnect):
+    /// vehicles not in it leave the map in the next delta, the others are upserted as
+    /// usual, so a snapshot older than what the table has never moves a vehicle back.
+    pub fn replace_all(&self, positions: Vec<VehiclePosition>, now: Instant) {
+        let mut table = self.lock();
+        let keep: HashSet<VehicleId> = positions.iter().map(|p| p.id).collect();
+        let Table { vehicles, dirty, dropped, .. } = &mut *table;
+        vehicles.retain(|id, _| {
+            let stays = keep.contains(id);
+            if !stays {
+                dropped.push(*id);
+                dirty.remove(id);
+            }
+            stays
+        });
+        for position in positions {
+            table.upsert(position, now);
         }
     }
 
@@ -139,9 +166,11 @@ impl LatestPositions {
     /// previous drain, or `None` when nothing did (the sequence then stays put).
     pub fn drain_changes(&self, now: Instant) -> Option<Changes> {
         let mut table = self.lock();
-        let Table { vehicles, dirty, seq } = &mut *table;
+        let Table { vehicles, dirty, dropped, seq } = &mut *table;
         let ttl = self.ttl;
-        let mut removed = Vec::new();
+        // A vehicle dropped by a snapshot may be back already: then it is an upsert only.
+        let mut removed: Vec<VehicleId> =
+            dropped.drain(..).filter(|id| !vehicles.contains_key(id)).collect();
         vehicles.retain(|id, entry| {
             let alive = now.saturating_duration_since(entry.heard_at) < ttl;
             if !alive {
@@ -284,5 +313,36 @@ mod tests {
         let (seq, markers) = table.snapshot();
         assert_eq!(seq, 1);
         assert_eq!(markers.len(), 2, "undrained changes are already in the snapshot");
+    }
+
+    #[test]
+    fn replacing_the_table_drops_the_missing_and_keeps_the_newest() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        table.upsert(position(1, 5_000, 60.1), now);
+        table.upsert(position(2, 1_000, 60.1), now);
+        table.drain_changes(now);
+
+        // An upstream snapshot without vehicle 2, with an older position of vehicle 1 and a
+        // new vehicle 3.
+        table.replace_all(vec![position(1, 4_000, 60.9), position(3, 1_000, 60.3)], now);
+        let changes = table.drain_changes(now).expect("changes");
+        assert_eq!(changes.removed, vec![VehicleId::new(22, 2).expect("fits")]);
+        let upserted: Vec<u32> = changes.upserts.iter().map(|m| m.id.number()).collect();
+        assert_eq!(upserted, vec![3]);
+        assert_eq!(table.get(VehicleId::new(22, 1).expect("fits")).expect("kept").lat, 60.1);
+    }
+
+    #[test]
+    fn a_vehicle_dropped_and_back_before_the_drain_is_not_removed() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        table.upsert(position(1, 1_000, 60.1), now);
+        table.drain_changes(now);
+        table.replace_all(Vec::new(), now);
+        table.upsert(position(1, 2_000, 60.2), now);
+        let changes = table.drain_changes(now).expect("changes");
+        assert!(changes.removed.is_empty());
+        assert_eq!(changes.upserts.len(), 1);
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! * `simulator`: synthetic vehicles on real lines (the default).
+//! * [`crate::ksqldb::Bridge`]: the full stack's table, followed with one push query.
 
 pub mod simulator;
 
@@ -15,6 +16,7 @@ use crate::ingest::Ingest;
 /// A configured source, ready to run.
 pub enum Source {
     Simulator(simulator::Simulator),
+    Ksqldb(crate::ksqldb::Bridge),
 }
 
 impl Source {
@@ -35,6 +37,7 @@ impl Source {
     pub async fn run(self, ingest: Ingest, shutdown: CancellationToken) {
         match self {
             Self::Simulator(simulator) => simulator::run(simulator, ingest, shutdown).await,
+            Self::Ksqldb(bridge) => bridge.run(ingest, shutdown).await,
         }
     }
 }

@@ -12,11 +12,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::ssr::BackendHandle;
+use app::ssr::{Backend, BackendHandle};
 use app::{App, MapSettings, shell};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -36,8 +36,10 @@ use crate::backend::EmbeddedBackend;
 use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
+use crate::ksqldb::{Bridge, KsqlBackend, KsqlClient, KsqlError};
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
+use crate::readiness::Readiness;
 use crate::source::Source;
 use crate::state::AppState;
 use crate::ws::{self, WsContext};
@@ -54,6 +56,8 @@ pub const OUTPUT_NAME: &str = "transit_stream";
 pub enum StartupError {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    #[error("ksqlDB client: {0}")]
+    Ksqldb(#[from] KsqlError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -87,7 +91,27 @@ impl Application {
         let positions = Arc::new(LatestPositions::new(config.vehicle_ttl()));
         let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats)));
         let ingest = Ingest::new(Arc::clone(&positions), Arc::clone(&stats));
-        let source = Source::from_config(&config, crate::source::simulator::now_ms());
+        // The one place where embedded and full-stack mode differ: which backend answers
+        // clicks, and what feeds the table.
+        let (backend, source, readiness): (Arc<dyn Backend>, Option<Source>, Readiness) =
+            match config.ksqldb_url.as_deref() {
+                None => (
+                    Arc::new(EmbeddedBackend::new(Arc::clone(&positions))),
+                    Source::from_config(&config, crate::source::simulator::now_ms()),
+                    Readiness::ready(),
+                ),
+                Some(url) => {
+                    let client = KsqlClient::new(url)?;
+                    let readiness = Readiness::default();
+                    let bridge = Bridge {
+                        client: client.clone(),
+                        stats: Arc::clone(&stats),
+                        readiness: readiness.clone(),
+                        apply_statements: config.ksqldb_apply_statements,
+                    };
+                    (Arc::new(KsqlBackend::new(client)), Some(Source::Ksqldb(bridge)), readiness)
+                }
+            };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
 
@@ -104,8 +128,9 @@ impl Application {
                 tile_url: config.tile_url.clone(),
                 tile_attribution: config.tile_attribution.clone(),
             },
-            backend: BackendHandle(Arc::new(EmbeddedBackend::new(Arc::clone(&positions)))),
+            backend: BackendHandle(backend),
             stats: Arc::clone(&stats),
+            readiness,
             ws: WsContext {
                 hub: Arc::clone(&hub),
                 stats: Arc::clone(&stats),
@@ -188,6 +213,7 @@ fn router(state: AppState, site_root: &Path) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(
             &state,
@@ -221,6 +247,14 @@ async fn count_api_responses(
         stats.api_response(response.status().as_u16());
     }
     response
+}
+
+/// Readiness: 200 when the server has data to serve (always in embedded mode; in ksqlDB
+/// mode once the bridge has a snapshot), 503 while it has none or is reconnecting.
+async fn ready(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let ready = readiness.is_ready();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({ "ready": ready })))
 }
 
 async fn metrics(State(stats): State<Arc<Stats>>) -> impl IntoResponse {

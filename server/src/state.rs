@@ -10,6 +10,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::metrics::Stats;
+use crate::readiness::Readiness;
 use crate::ws::WsContext;
 
 #[derive(Clone, FromRef)]
@@ -18,5 +19,6 @@ pub struct AppState {
     pub map: MapSettings,
     pub backend: BackendHandle,
     pub stats: Arc<Stats>,
+    pub readiness: Readiness,
     pub ws: WsContext,
 }

@@ -75,6 +75,17 @@ impl TestApp {
         WsClient { stream }
     }
 
+    /// Calls the `vehicle_position` server function as the browser does: a form-encoded
+    /// POST to `/api/vehicle`.
+    pub async fn lookup(&self, id: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/vehicle", self.url))
+            .form(&[("id", id)])
+            .send()
+            .await
+            .expect("POST /api/vehicle")
+    }
+
     /// `n` clients, each past its initial snapshot.
     pub async fn connect_many(&self, n: usize) -> Vec<WsClient> {
         let mut clients = Vec::with_capacity(n);
@@ -97,6 +108,16 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// Waits until `condition` holds, checking after every scheduler turn; fails the test if
+/// it does not within [`WAIT`].
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

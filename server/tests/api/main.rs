@@ -1,7 +1,9 @@
 //! Integration tests: each one starts the real server on a free loopback port with
 //! [`helpers::spawn_app`] and talks to it over HTTP and WebSocket, as a browser would.
 
+mod fake_ksqldb;
 mod helpers;
+mod ksqldb;
 mod page;
 mod server_fns;
 mod shutdown;

@@ -5,16 +5,7 @@ use app::error::ApiError;
 use app::model::{DataSource, VehicleLookup};
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, spawn_app};
-
-async fn lookup(app: &TestApp, id: &str) -> reqwest::Response {
-    app.http
-        .post(format!("{}/api/vehicle", app.url))
-        .form(&[("id", id)])
-        .send()
-        .await
-        .expect("POST /api/vehicle")
-}
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_server_function_returns_the_latest_position_of_a_vehicle() {
@@ -22,7 +13,7 @@ async fn the_server_function_returns_the_latest_position_of_a_vehicle() {
     app.publish_position(1029, "2026-11-24T06:00:00.500Z", 60.17, 24.94);
     app.publish_position(1029, "2026-11-24T06:00:01.500Z", 60.171, 24.942);
 
-    let response = lookup(&app, "0022/01029").await;
+    let response = app.lookup("0022/01029").await;
     assert_eq!(response.status(), StatusCode::OK);
     let found: VehicleLookup = response.json().await.expect("a VehicleLookup");
     assert_eq!(found.source, DataSource::Memory);
@@ -44,7 +35,7 @@ async fn ids_that_are_not_operator_slash_vehicle_are_rejected_with_400() {
     app.publish_position(1, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     for bad in ["", "22", "0022/*", "0022/00001' OR '1'='1", "../../etc/passwd", "0022/00001;DROP"]
     {
-        let response = lookup(&app, bad).await;
+        let response = app.lookup(bad).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad:?}");
         let error: ApiError = response.json().await.expect("a JSON ApiError");
         assert_eq!(error, ApiError::InvalidVehicleId, "{bad:?}");
@@ -70,7 +61,7 @@ async fn a_request_without_an_id_is_rejected_with_400() {
 #[tokio::test]
 async fn an_unknown_vehicle_is_a_404_with_a_readable_error() {
     let app = spawn_app().await;
-    let response = lookup(&app, "0018/99999").await;
+    let response = app.lookup("0018/99999").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let error: ApiError = response.json().await.expect("a JSON ApiError");
     assert_eq!(error, ApiError::VehicleNotFound);

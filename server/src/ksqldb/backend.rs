@@ -1,0 +1,44 @@
+//! The full stack's [`Backend`] for clicks: a pull query by key. The bridge's table could
+//! answer too, but the click asks the source of truth, as the design says; the id has been
+//! validated into a [`VehicleId`] and is sent as a quoted literal.
+
+use app::model::{DataSource, VehicleId, VehicleLookup};
+use app::ssr::{Backend, BackendError};
+use async_trait::async_trait;
+
+use super::client::KsqlClient;
+use super::sql;
+
+#[derive(Debug, Clone)]
+pub struct KsqlBackend {
+    client: KsqlClient,
+}
+
+impl KsqlBackend {
+    pub fn new(client: KsqlClient) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl Backend for KsqlBackend {
+    async fn vehicle(&self, id: VehicleId) -> Result<Option<VehicleLookup>, BackendError> {
+        let rows = self.client.pull(&sql::vehicle(id)).await.map_err(|error| {
+            BackendError::Unavailable { store: "ksqlDB", reason: error.to_string() }
+        })?;
+        // A key lookup has at most one row; a row that does not map is an upstream problem.
+        match rows.into_iter().next() {
+            None => Ok(None),
+            Some(Ok(position)) if position.id == id => {
+                Ok(Some(VehicleLookup { position, source: DataSource::Ksqldb }))
+            }
+            Some(Ok(other)) => Err(BackendError::Unavailable {
+                store: "ksqlDB",
+                reason: format!("asked for {id}, got {}", other.id),
+            }),
+            Some(Err(error)) => {
+                Err(BackendError::Unavailable { store: "ksqlDB", reason: error.to_string() })
+            }
+        }
+    }
+}
