@@ -220,6 +220,19 @@ pub enum ServerFrame {
     /// What changed since the previous frame: vehicles that moved or appeared, and vehicles
     /// that expired.
     Delta { seq: u64, upserts: Vec<Marker>, removed: Vec<VehicleId> },
+    /// Whether the server's own data source is delivering. Sent when it changes (and on
+    /// connect while it is stalled), so a map whose source is reconnecting says so instead
+    /// of silently freezing.
+    Status { feed: FeedState },
+}
+
+/// State of the server's data source (ksqlDB in the full stack; always live when embedded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedState {
+    Live,
+    /// The source is unreachable; the map shows the last known positions.
+    Stalled,
 }
 
 /// Which store answered a lookup, shown in the vehicle panel.

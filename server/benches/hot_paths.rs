@@ -24,6 +24,7 @@ use server::hfp;
 use server::hub::Hub;
 use server::metrics::Stats;
 use server::positions::LatestPositions;
+use server::readiness::Readiness;
 use server::source::simulator::{HfpMessage, SLOTS, Simulator};
 
 const PAIRS: usize = 7;
@@ -73,7 +74,7 @@ fn main() {
 
     const CLIENTS: usize = 1_000;
     let table = Arc::new(LatestPositions::new(Duration::from_secs(180)));
-    let hub = Hub::new(Arc::clone(&table), Arc::new(Stats::default()));
+    let hub = Hub::new(Arc::clone(&table), Arc::new(Stats::default()), Readiness::ready());
     let mut receivers: Vec<_> = (0..CLIENTS).map(|_| hub.subscribe().1).collect();
     let moved: Vec<VehiclePosition> = positions.iter().take(1_500).cloned().collect();
     let mut timestamp = 0;

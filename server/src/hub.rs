@@ -12,13 +12,16 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use app::model::ServerFrame;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use app::model::{FeedState, ServerFrame};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
+use crate::readiness::Readiness;
 
 /// Frames a client may fall behind before it is resynced. At a 250 ms tick this is four
 /// seconds: room for a browser tab that stalls briefly, while a client that stays behind
@@ -28,10 +31,20 @@ pub const BROADCAST_CAPACITY: usize = 16;
 /// One serialized frame. Cloning shares the bytes.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    pub kind: FrameKind,
     /// The table sequence number the frame brings a client to.
     pub seq: u64,
     /// The frame's JSON text, as sent on the socket.
     pub text: Utf8Bytes,
+}
+
+/// What a frame is, for the client loop: deltas a snapshot already covers are skipped;
+/// status frames are never skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Snapshot,
+    Delta,
+    Status,
 }
 
 /// Broadcasts table changes to every subscribed client.
@@ -45,12 +58,21 @@ pub struct Hub {
     /// of browsers reconnect at once after a restart, one builds the snapshot and the
     /// others wait a few milliseconds and reuse it, instead of all serializing it.
     snapshot: Mutex<Option<Frame>>,
+    /// Whether the data source is delivering, and what clients were last told about it.
+    readiness: Readiness,
+    announced_live: AtomicBool,
 }
 
 impl Hub {
-    pub fn new(positions: Arc<LatestPositions>, stats: Arc<Stats>) -> Self {
+    pub fn new(positions: Arc<LatestPositions>, stats: Arc<Stats>, readiness: Readiness) -> Self {
         let (deltas, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Self { positions, stats, deltas, snapshot: Mutex::new(None) }
+        let announced_live = AtomicBool::new(readiness.is_ready());
+        Self { positions, stats, deltas, snapshot: Mutex::new(None), readiness, announced_live }
+    }
+
+    /// The status frame to send a new client, if the source is stalled right now.
+    pub fn stalled_status(&self) -> Option<Frame> {
+        (!self.readiness.is_ready()).then(|| status_frame(FeedState::Stalled))
     }
 
     /// Subscribes a client: the receiver for deltas and the snapshot to start from.
@@ -71,7 +93,7 @@ impl Hub {
             return frame.clone();
         }
         let (seq, vehicles) = self.positions.snapshot();
-        let frame = serialize(seq, &ServerFrame::Snapshot { seq, vehicles });
+        let frame = serialize(FrameKind::Snapshot, seq, &ServerFrame::Snapshot { seq, vehicles });
         self.stats.snapshots_built.inc();
         *cached = Some(frame.clone());
         frame
@@ -79,6 +101,12 @@ impl Hub {
 
     /// One tick: expire, drain and publish the changes as a single shared frame.
     pub fn tick(&self, now: Instant) {
+        // Only the ticker changes `announced_live`, so a plain load/store pair is enough.
+        let live = self.readiness.is_ready();
+        if live != self.announced_live.swap(live, Ordering::Relaxed) {
+            let feed = if live { FeedState::Live } else { FeedState::Stalled };
+            let _ = self.deltas.send(status_frame(feed));
+        }
         let changes = self.positions.drain_changes(now);
         self.stats.vehicles.set(i64::try_from(self.positions.len()).unwrap_or(i64::MAX));
         let Some(changes) = changes else { return };
@@ -90,6 +118,7 @@ impl Hub {
         }
         let seq = changes.seq;
         let frame = serialize(
+            FrameKind::Delta,
             seq,
             &ServerFrame::Delta { seq, upserts: changes.upserts, removed: changes.removed },
         );
@@ -114,11 +143,15 @@ impl Hub {
     }
 }
 
-fn serialize(seq: u64, frame: &ServerFrame) -> Frame {
+fn status_frame(feed: FeedState) -> Frame {
+    serialize(FrameKind::Status, 0, &ServerFrame::Status { feed })
+}
+
+fn serialize(kind: FrameKind, seq: u64, frame: &ServerFrame) -> Frame {
     // Serializing our own types into a String cannot fail: no maps with non-string keys,
     // no floats that JSON cannot hold (NaN and infinities never pass the parser).
     let text = serde_json::to_string(frame).unwrap_or_default();
-    Frame { seq, text: Utf8Bytes::from(text) }
+    Frame { kind, seq, text: Utf8Bytes::from(text) }
 }
 
 #[cfg(test)]
@@ -129,7 +162,7 @@ mod tests {
     fn hub() -> (Hub, Arc<LatestPositions>, Arc<Stats>) {
         let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
         let stats = Arc::new(Stats::default());
-        (Hub::new(Arc::clone(&positions), Arc::clone(&stats)), positions, stats)
+        (Hub::new(Arc::clone(&positions), Arc::clone(&stats), Readiness::ready()), positions, stats)
     }
 
     fn position(number: u32, timestamp_ms: i64) -> VehiclePosition {
@@ -214,5 +247,31 @@ mod tests {
         hub.tick(Instant::now());
         assert_eq!(stats.frames_published.get(), 0);
         assert_eq!(positions.seq(), 1);
+    }
+
+    #[test]
+    fn clients_are_told_when_the_data_source_stalls_and_recovers() {
+        let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
+        let readiness = Readiness::default();
+        let hub = Hub::new(positions, Arc::new(Stats::default()), readiness.clone());
+        let (_, mut rx) = hub.subscribe();
+        assert!(hub.stalled_status().is_some(), "a new client hears it is stalled");
+
+        hub.tick(Instant::now());
+        assert!(rx.try_recv().is_err(), "no change, no frame");
+
+        readiness.set(true);
+        hub.tick(Instant::now());
+        let frame = rx.try_recv().expect("a status frame");
+        assert_eq!(frame.kind, FrameKind::Status);
+        assert_eq!(parse(&frame), ServerFrame::Status { feed: FeedState::Live });
+        assert!(hub.stalled_status().is_none());
+
+        readiness.set(false);
+        hub.tick(Instant::now());
+        assert_eq!(
+            parse(&rx.try_recv().expect("a status frame")),
+            ServerFrame::Status { feed: FeedState::Stalled }
+        );
     }
 }

@@ -89,7 +89,6 @@ impl Application {
 
         let stats = Arc::new(Stats::default());
         let positions = Arc::new(LatestPositions::new(config.vehicle_ttl()));
-        let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats)));
         let ingest = Ingest::new(Arc::clone(&positions), Arc::clone(&stats));
         // The one place where embedded and full-stack mode differ: which backend answers
         // clicks, and what feeds the table.
@@ -112,6 +111,7 @@ impl Application {
                     (Arc::new(KsqlBackend::new(client)), Some(Source::Ksqldb(bridge)), readiness)
                 }
             };
+        let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats), readiness.clone()));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
 

@@ -18,7 +18,7 @@ use tokio::time::{MissedTickBehavior, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::hub::{Frame, Hub};
+use crate::hub::{Frame, FrameKind, Hub};
 use crate::metrics::Stats;
 use crate::state::AppState;
 
@@ -87,6 +87,11 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
     if let Err(end) = send(&mut sink, Message::Text(snapshot.text), context).await {
         return end;
     }
+    if let Some(status) = context.hub.stalled_status()
+        && let Err(end) = send(&mut sink, Message::Text(status.text), context).await
+    {
+        return end;
+    }
 
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -105,14 +110,16 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
                 return End::Shutdown;
             }
             received = deltas.recv() => match received {
-                Ok(frame) if frame.seq <= seq => continue, // covered by the snapshot
+                // Covered by the snapshot.
+                Ok(frame) if frame.kind == FrameKind::Delta && frame.seq <= seq => continue,
+                Ok(frame) if frame.kind == FrameKind::Status => Message::Text(frame.text),
                 Ok(frame) => {
                     seq = frame.seq;
                     Message::Text(frame.text)
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     context.stats.ws_resyncs.inc();
-                    let Frame { seq: snapshot_seq, text } = context.hub.snapshot();
+                    let Frame { seq: snapshot_seq, text, .. } = context.hub.snapshot();
                     seq = snapshot_seq;
                     Message::Text(text)
                 }

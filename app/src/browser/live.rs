@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::ConnectionStatus;
-use crate::model::ServerFrame;
+use crate::model::{FeedState, ServerFrame};
 
 /// First retry delay; doubled after each failed attempt up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -57,6 +57,10 @@ async fn read_until_closed(
             Err(_) => break,
         };
         match serde_json::from_str::<ServerFrame>(&text) {
+            Ok(ServerFrame::Status { feed }) => status.set(match feed {
+                FeedState::Live => ConnectionStatus::Live,
+                FeedState::Stalled => ConnectionStatus::Stalled,
+            }),
             Ok(frame) => {
                 if !healthy {
                     healthy = true;

@@ -96,6 +96,8 @@ impl MapView {
                     }
                 }
             }
+            // Status frames are for the badge; `live` handles them.
+            ServerFrame::Status { .. } => {}
         }
     }
 

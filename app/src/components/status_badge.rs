@@ -11,6 +11,8 @@ pub enum ConnectionStatus {
     Live,
     /// The socket closed; the next attempt starts in `retry_in_s` seconds.
     Reconnecting { retry_in_s: u32 },
+    /// Connected, but the server's data source is away: positions are the last known.
+    Stalled,
 }
 
 impl ConnectionStatus {
@@ -20,6 +22,7 @@ impl ConnectionStatus {
             Self::Connecting => "connecting",
             Self::Live => "live",
             Self::Reconnecting { .. } => "reconnecting",
+            Self::Stalled => "stalled",
         }
     }
 }
@@ -39,6 +42,7 @@ pub fn StatusBadge(
         ConnectionStatus::Reconnecting { retry_in_s } => {
             format!("Connection lost · retrying in {retry_in_s} s")
         }
+        ConnectionStatus::Stalled => "Data source reconnecting · last known positions".to_owned(),
     };
     view! {
         <div

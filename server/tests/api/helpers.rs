@@ -192,6 +192,6 @@ pub fn upserted(frame: &ServerFrame, id: VehicleId) -> Option<(f64, f64)> {
         ServerFrame::Delta { upserts, .. } => {
             upserts.iter().find(|m| m.id == id).map(|m| (m.lat, m.lon))
         }
-        ServerFrame::Snapshot { .. } => None,
+        ServerFrame::Snapshot { .. } | ServerFrame::Status { .. } => None,
     }
 }

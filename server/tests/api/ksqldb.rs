@@ -1,7 +1,7 @@
 //! ksqlDB mode against the fake ksqlDB of `fake_ksqldb.rs` (a protocol fake, not ksqlDB).
 
 use app::error::ApiError;
-use app::model::{DataSource, ServerFrame, VehicleId, VehicleLookup};
+use app::model::{DataSource, FeedState, ServerFrame, VehicleId, VehicleLookup};
 use reqwest::StatusCode;
 
 use crate::fake_ksqldb::{FakeKsqldb, row};
@@ -20,6 +20,7 @@ fn marker_of(frame: &ServerFrame, wanted: VehicleId) -> Option<(f64, f64)> {
     let markers = match frame {
         ServerFrame::Snapshot { vehicles, .. } => vehicles,
         ServerFrame::Delta { upserts, .. } => upserts,
+        ServerFrame::Status { .. } => return None,
     };
     markers.iter().find(|m| m.id == wanted).map(|m| (m.lat, m.lon))
 }
@@ -184,11 +185,20 @@ async fn a_ksqldb_that_starts_late_leaves_the_server_up_and_not_ready_until_it_c
     assert_eq!(click.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(click.json::<ApiError>().await.expect("error"), ApiError::Unavailable);
 
+    // A browser that connects now is told the source is away, not shown a silent map.
+    let mut client = app.connect().await;
+    assert!(matches!(client.next_frame().await, ServerFrame::Snapshot { .. }));
+    assert_eq!(client.next_frame().await, ServerFrame::Status { feed: FeedState::Stalled });
+
     let fake = FakeKsqldb::start_on(addr).await;
     fake.upsert(row("0040/00412", 60.17, 24.94, 1_000)).await;
     wait_ready(&app).await;
-    let mut client = app.connect().await;
+    client.frame_where(|frame| *frame == ServerFrame::Status { feed: FeedState::Live }).await;
     position_of(&mut client, id("0040/00412"), (60.17, 24.94)).await;
+
+    // ksqlDB goes away again: the browser hears about it.
+    fake.stop();
+    client.frame_where(|frame| *frame == ServerFrame::Status { feed: FeedState::Stalled }).await;
 }
 
 #[tokio::test]
