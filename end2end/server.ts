@@ -3,43 +3,33 @@ import * as path from 'node:path';
 
 export const root = path.resolve(__dirname, '..');
 
-export type RunningServer = { url: string; stop: () => Promise<void> };
+export type Running = { url: string; stop: () => Promise<void> };
 
 /**
- * Starts the real server binary in embedded mode with the simulator, waits for the line
- * where it prints its URL, and returns that URL with a `stop` that sends SIGTERM (the
- * server's graceful shutdown) and waits for the process to exit.
+ * Starts `binary` with `args`, waits for the stdout line matching `announce` (whose first
+ * group is the URL), and returns that URL with a `stop` that sends SIGTERM (graceful
+ * shutdown) and waits for the process to exit.
  */
-export async function startServer(options: { bind?: string; vehicles: number }): Promise<RunningServer> {
-  const binary = process.env.TRANSIT_BIN ?? path.join(root, 'target', 'debug', 'transit-stream');
-  const server = spawn(
-    binary,
-    [
-      '--bind', options.bind ?? '127.0.0.1:0',
-      '--site-root', path.join(root, 'target', 'site'),
-      '--source', 'simulator',
-      '--sim-vehicles', String(options.vehicles),
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+export async function startProcess(binary: string, args: string[], announce: RegExp): Promise<Running> {
+  const child = spawn(binary, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not print its URL within 60 s')), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${binary} did not announce itself within 60 s`)), 60_000);
     let seen = '';
-    server.stdout.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      const match = seen.match(/serving the map at (http:\/\/\S+)/);
+      const match = seen.match(announce);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]);
       }
     });
-    server.once('exit', (code) => {
+    child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the server exited early with code ${code}`));
+      reject(new Error(`${binary} exited early with code ${code}`));
     });
-    server.once('error', (error) => {
+    child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
@@ -48,8 +38,32 @@ export async function startServer(options: { bind?: string; vehicles: number }):
   return {
     url,
     stop: async () => {
-      server.kill('SIGTERM');
+      child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/**
+ * Starts the real server binary. Embedded mode with the simulator unless `args` say
+ * otherwise (e.g. `--ksqldb-url`).
+ */
+export async function startServer(options: { bind?: string; vehicles?: number; args?: string[] }): Promise<Running> {
+  const binary = process.env.TRANSIT_BIN ?? path.join(root, 'target', 'debug', 'transit-stream');
+  return startProcess(
+    binary,
+    [
+      '--bind', options.bind ?? '127.0.0.1:0',
+      '--site-root', path.join(root, 'target', 'site'),
+      '--sim-vehicles', String(options.vehicles ?? 100),
+      ...(options.args ?? []),
+    ],
+    /serving the map at (http:\/\/\S+)/,
+  );
+}
+
+/** Starts the fake ksqlDB (a protocol fake, not ksqlDB) fed by the simulator. */
+export async function startFakeKsqldb(vehicles: number): Promise<Running> {
+  const binary = path.join(root, 'target', 'debug', 'examples', 'fake_ksqldb');
+  return startProcess(binary, [String(vehicles)], /fake ksqlDB \(not ksqlDB\) at (http:\/\/\S+)/);
 }

@@ -1,6 +1,6 @@
--- The raw feed as the MQTT source connector writes it (connectors/mqtt-source.json):
--- key = the MQTT topic (StringConverter), value = the payload bytes unchanged
--- (ByteArrayConverter), which are HFP's JSON, so ksqlDB reads them as JSON directly.
+-- The raw feed as the Kafka Connect MQTT source connector writes it: key = the MQTT topic
+-- (StringConverter), value = the payload bytes unchanged (ByteArrayConverter), which are
+-- HFP's JSON, so ksqlDB reads them as JSON directly.
 -- Field names are quoted: HFP's are lower case and ksqlDB would upper-case them.
 CREATE STREAM IF NOT EXISTS HFP_RAW (
   MQTT_TOPIC STRING KEY,

@@ -20,5 +20,5 @@ cargo test --locked
 
 step "Browser tests"
 scripts/build-site.sh
-cargo build --locked -p server
+cargo build --locked -p server --bin transit-stream --example fake_ksqldb
 npx playwright test --config end2end/playwright.config.ts

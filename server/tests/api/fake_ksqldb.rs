@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use app::model::{TransportMode, VehiclePosition};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -70,30 +71,54 @@ pub const COLUMNS: [(&str, &str); 20] = [
     ("LOCATION_SOURCE", "STRING"),
 ];
 
-/// A row of the fake table for vehicle `id` (`0018/01029`).
+/// A row of the fake table for vehicle `id` (`0018/01029`): a tram on line 9.
 pub fn row(id: &str, lat: f64, lon: f64, timestamp_ms: i64) -> Vec<Value> {
-    let number: i64 = id.split('/').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let position = VehiclePosition {
+        id: id.parse().expect("test ids are valid"),
+        mode: TransportMode::Tram,
+        line: Some("9".into()),
+        route: Some("1009".into()),
+        direction: Some(1),
+        headsign: Some("Jätkäsaari".into()),
+        operator: Some(40),
+        lat,
+        lon,
+        speed_mps: Some(5.5),
+        heading: Some(181),
+        delay_s: Some(30),
+        timestamp_ms,
+        start_time: Some("08:11".into()),
+        next_stop: Some("1130446".into()),
+        doors_open: Some(false),
+        occupancy: Some(0),
+        location_source: Some("GPS".into()),
+    };
+    row_from(&position)
+}
+
+/// The row ksqlDB's table would hold for `p`, in [`COLUMNS`] order.
+pub fn row_from(p: &VehiclePosition) -> Vec<Value> {
     vec![
-        json!(id),
-        json!("tram"),
-        json!("9"),
-        json!("1009"),
-        json!(1),
-        json!("Jätkäsaari"),
-        json!(40),
-        json!(number),
-        json!(timestamp_ms),
-        json!(5.5),
-        json!(181),
-        json!(lat),
-        json!(lon),
-        json!(30),
-        json!(12_000.0),
-        json!(false),
-        json!(0),
-        json!("1130446"),
-        json!("08:11"),
-        json!("GPS"),
+        json!(p.id.to_string()),
+        json!(p.mode.as_str()),
+        json!(p.line),
+        json!(p.route),
+        json!(p.direction),
+        json!(p.headsign),
+        json!(p.operator),
+        json!(p.id.number()),
+        json!(p.timestamp_ms),
+        json!(p.speed_mps),
+        json!(p.heading),
+        json!(p.lat),
+        json!(p.lon),
+        json!(p.delay_s),
+        json!(null),
+        json!(p.doors_open),
+        json!(p.occupancy),
+        json!(p.next_stop),
+        json!(p.start_time),
+        json!(p.location_source),
     ]
 }
 

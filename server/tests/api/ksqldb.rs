@@ -241,3 +241,12 @@ async fn the_statements_are_applied_at_start_up_when_asked() {
     assert_eq!(statements.len(), 1);
     assert!(statements[0].contains("CREATE TABLE IF NOT EXISTS VEHICLE_LATEST"));
 }
+
+#[tokio::test]
+async fn the_client_reads_the_health_check() {
+    let fake = FakeKsqldb::start().await;
+    let client = server::ksqldb::KsqlClient::new(&fake.url).expect("a valid URL");
+    assert!(client.is_healthy().await.expect("answers"));
+    fake.stop();
+    assert!(server::ksqldb::KsqlClient::new("ftp://example").is_err());
+}
