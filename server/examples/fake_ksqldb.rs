@@ -14,8 +14,9 @@ mod fake_ksqldb;
 
 use std::time::Duration;
 
+use server::clock::now_ms;
 use server::hfp;
-use server::source::simulator::{SLOTS, Simulator, now_ms};
+use server::source::simulator::{SLOTS, Simulator};
 
 #[tokio::main]
 async fn main() {

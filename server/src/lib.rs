@@ -10,6 +10,7 @@
 //! * [`positions`]: the in-memory latest-positions table.
 //! * [`hub`]: turns table changes into shared frames for all clients.
 //! * [`ws`]: the `/ws` route and the per-client task.
+//! * [`clock`]: wall-clock event time.
 //! * [`backend`]: the embedded [`app::ssr::Backend`] behind the server functions.
 //! * [`ksqldb`]: full-stack mode: ksqlDB client, push bridge, pull-query backend.
 //! * [`readiness`]: whether there is data to serve (`/readyz`).
@@ -22,6 +23,7 @@
 //! push bridge and the backend runs pull queries; everything else is the same.
 
 pub mod backend;
+pub mod clock;
 pub mod config;
 pub mod hfp;
 pub mod hub;

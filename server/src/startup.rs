@@ -96,7 +96,7 @@ impl Application {
             match config.ksqldb_url.as_deref() {
                 None => (
                     Arc::new(EmbeddedBackend::new(Arc::clone(&positions))),
-                    Source::from_config(&config, crate::source::simulator::now_ms()),
+                    Source::from_config(&config, crate::clock::now_ms()),
                     Readiness::ready(),
                 ),
                 Some(url) => {
@@ -107,6 +107,7 @@ impl Application {
                         stats: Arc::clone(&stats),
                         readiness: readiness.clone(),
                         apply_statements: config.ksqldb_apply_statements,
+                        max_age: config.vehicle_ttl(),
                     };
                     (Arc::new(KsqlBackend::new(client)), Some(Source::Ksqldb(bridge)), readiness)
                 }

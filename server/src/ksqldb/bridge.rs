@@ -36,6 +36,10 @@ pub struct Bridge {
     pub readiness: Readiness,
     /// Apply `ksqldb/*.sql` before the first session.
     pub apply_statements: bool,
+    /// Snapshot rows whose event time is older than this are left out: ksqlDB's table
+    /// never forgets a vehicle, and yesterday's buses do not belong on today's map. (A
+    /// click still finds them, with their age.) The table's TTL, so both agree.
+    pub max_age: Duration,
 }
 
 /// How a session ended.
@@ -145,7 +149,13 @@ impl Bridge {
             Ok(rows) => rows,
             Err(error) => return End::Failed(error),
         };
-        let positions = snapshot.into_iter().filter_map(|row| self.usable(row)).collect();
+        let oldest_ms = crate::clock::now_ms()
+            .saturating_sub(i64::try_from(self.max_age.as_millis()).unwrap_or(i64::MAX));
+        let positions = snapshot
+            .into_iter()
+            .filter_map(|row| self.usable(row))
+            .filter(|position| position.timestamp_ms >= oldest_ms)
+            .collect();
         ingest.snapshot(positions, Instant::now());
         self.readiness.set(true);
         tracing::info!("ksqlDB snapshot loaded; following changes.");

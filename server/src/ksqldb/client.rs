@@ -22,6 +22,9 @@ const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
 /// the click that waits for it should get an answer.
 const PULL_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A full table scan at HSL's peak is well under 2 MB; a pull answer far larger than that
+/// is not our table, and is refused rather than held in memory.
+const MAX_PULL_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why a ksqlDB call failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,8 @@ pub enum KsqlError {
     Columns(#[from] RowError),
     #[error("the response ended before its header")]
     NoHeader,
+    #[error("the pull query answer exceeds {MAX_PULL_BYTES} bytes")]
+    TooLarge,
     #[error("{0} is not a ksqlDB base URL (http://host:port)")]
     BadUrl(String),
 }
@@ -121,11 +126,17 @@ impl KsqlClient {
 
     /// Runs a pull query and returns its rows.
     pub async fn pull(&self, sql: &str) -> Result<Vec<RowResult>, KsqlError> {
-        let response = self.query(sql).timeout(PULL_TIMEOUT).send().await?;
-        let body = check(response).await?.bytes().await?;
+        let mut response = check(self.query(sql).timeout(PULL_TIMEOUT).send().await?).await?;
         let mut frames = Vec::new();
         let mut decoder = DelimitedDecoder::new();
-        decoder.push(&body, &mut frames)?;
+        let mut received = 0;
+        while let Some(chunk) = response.chunk().await? {
+            received += chunk.len();
+            if received > MAX_PULL_BYTES {
+                return Err(KsqlError::TooLarge);
+            }
+            decoder.push(&chunk, &mut frames)?;
+        }
         decoder.finish(&mut frames)?;
         let mut frames = frames.into_iter();
         let columns = match frames.next() {

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_ms;
 use crate::ingest::Ingest;
 use geometry::{bearing_deg, distance_m};
 use routes::{ROUTES, Route};
@@ -337,11 +338,6 @@ pub async fn run(mut simulator: Simulator, ingest: Ingest, shutdown: Cancellatio
         }
     }
     tracing::info!("Simulator stopped.");
-}
-
-/// Wall-clock now, in milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 fn helsinki_hh_mm(timestamp_ms: i64) -> String {

@@ -12,6 +12,12 @@ async fn spawn_app_on(fake: &FakeKsqldb) -> TestApp {
     spawn_app_with(move |config| config.ksqldb_url = Some(url)).await
 }
 
+/// An event time `offset_ms` from now: rows must be recent, or the bridge treats them as
+/// vehicles long out of service.
+fn fresh(offset_ms: i64) -> i64 {
+    server::clock::now_ms() + offset_ms
+}
+
 fn id(text: &str) -> VehicleId {
     text.parse().expect("valid id")
 }
@@ -47,8 +53,8 @@ async fn position_of(client: &mut WsClient, wanted: VehicleId, expected: (f64, f
 #[tokio::test]
 async fn the_map_starts_from_the_table_snapshot_and_follows_the_push_query() {
     let fake = FakeKsqldb::start().await;
-    fake.upsert(row("0040/00412", 60.17, 24.94, 1_000)).await;
-    fake.upsert(row("0040/00413", 60.18, 24.95, 1_000)).await;
+    fake.upsert(row("0040/00412", 60.17, 24.94, fresh(1_000))).await;
+    fake.upsert(row("0040/00413", 60.18, 24.95, fresh(1_000))).await;
     let app = spawn_app_on(&fake).await;
     wait_ready(&app).await;
 
@@ -59,15 +65,33 @@ async fn the_map_starts_from_the_table_snapshot_and_follows_the_push_query() {
     assert_eq!(vehicles.len(), 2);
 
     // A row split across two chunks, then two rows packed into one chunk.
-    fake.upsert(row("0040/00412", 60.171, 24.941, 2_000)).await;
+    fake.upsert(row("0040/00412", 60.171, 24.941, fresh(2_000))).await;
     position_of(&mut client, id("0040/00412"), (60.171, 24.941)).await;
     fake.upsert_many(vec![
-        row("0040/00413", 60.181, 24.951, 2_000),
-        row("0040/00414", 60.19, 24.96, 2_000),
+        row("0040/00413", 60.181, 24.951, fresh(2_000)),
+        row("0040/00414", 60.19, 24.96, fresh(2_000)),
     ])
     .await;
     position_of(&mut client, id("0040/00414"), (60.19, 24.96)).await;
     assert_eq!(app.stats.ksqldb_rows_rejected.get(), 0);
+}
+
+#[tokio::test]
+async fn vehicles_last_heard_of_long_ago_stay_off_the_map() {
+    let fake = FakeKsqldb::start().await;
+    // ksqlDB's table never forgets a vehicle; yesterday's must not reappear on the map.
+    fake.upsert(row("0040/00001", 60.17, 24.94, fresh(-24 * 3_600_000))).await;
+    fake.upsert(row("0040/00002", 60.18, 24.95, fresh(0))).await;
+    let app = spawn_app_on(&fake).await;
+    wait_ready(&app).await;
+    let mut client = app.connect().await;
+    let ServerFrame::Snapshot { vehicles, .. } = client.next_frame().await else {
+        panic!("snapshot first")
+    };
+    let ids: Vec<String> = vehicles.iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(ids, ["0040/00002"]);
+    // A click still finds its last known position: the panel shows how old it is.
+    assert_eq!(app.lookup("0040/00001").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -84,7 +108,7 @@ async fn every_browser_shares_one_upstream_push_query() {
 #[tokio::test]
 async fn a_click_runs_a_pull_query_by_key_with_the_id_quoted() {
     let fake = FakeKsqldb::start().await;
-    fake.upsert(row("0040/00412", 60.17, 24.94, 1_795_500_000_000)).await;
+    fake.upsert(row("0040/00412", 60.17, 24.94, fresh(0))).await;
     let app = spawn_app_on(&fake).await;
 
     let response = app.lookup("40/412").await;
@@ -128,8 +152,8 @@ async fn injection_shaped_ids_are_rejected_before_any_query_is_sent() {
 #[tokio::test]
 async fn a_dropped_push_stream_is_reopened_and_the_map_resynced() {
     let fake = FakeKsqldb::start().await;
-    fake.upsert(row("0040/00001", 60.17, 24.94, 1_000)).await;
-    fake.upsert(row("0040/00002", 60.18, 24.95, 1_000)).await;
+    fake.upsert(row("0040/00001", 60.17, 24.94, fresh(1_000))).await;
+    fake.upsert(row("0040/00002", 60.18, 24.95, fresh(1_000))).await;
     let app = spawn_app_on(&fake).await;
     wait_ready(&app).await;
     let mut client = app.connect().await;
@@ -138,7 +162,7 @@ async fn a_dropped_push_stream_is_reopened_and_the_map_resynced() {
     // ksqlDB restarts; while it is away, one vehicle leaves and another appears.
     fake.end_push_queries();
     fake.remove("0040/00002");
-    fake.upsert(row("0040/00003", 60.19, 24.96, 1_000)).await;
+    fake.upsert(row("0040/00003", 60.19, 24.96, fresh(1_000))).await;
 
     let resynced = client
         .frame_where(|frame| {
@@ -149,7 +173,7 @@ async fn a_dropped_push_stream_is_reopened_and_the_map_resynced() {
     assert_eq!(fake.push_queries_opened(), 2);
 
     // And the new stream is followed.
-    fake.upsert(row("0040/00001", 60.2, 24.9, 2_000)).await;
+    fake.upsert(row("0040/00001", 60.2, 24.9, fresh(2_000))).await;
     position_of(&mut client, id("0040/00001"), (60.2, 24.9)).await;
 }
 
@@ -164,7 +188,7 @@ async fn an_error_in_the_middle_of_the_stream_reconnects_too() {
     fake.fail_push_queries().await;
     eventually("a second push query", || fake.push_queries_opened() == 2).await;
     wait_ready(&app).await;
-    fake.upsert(row("0040/00005", 60.2, 24.9, 2_000)).await;
+    fake.upsert(row("0040/00005", 60.2, 24.9, fresh(2_000))).await;
     position_of(&mut client, id("0040/00005"), (60.2, 24.9)).await;
     assert_eq!(fake.open_push_queries(), 1);
 }
@@ -191,7 +215,7 @@ async fn a_ksqldb_that_starts_late_leaves_the_server_up_and_not_ready_until_it_c
     assert_eq!(client.next_frame().await, ServerFrame::Status { feed: FeedState::Stalled });
 
     let fake = FakeKsqldb::start_on(addr).await;
-    fake.upsert(row("0040/00412", 60.17, 24.94, 1_000)).await;
+    fake.upsert(row("0040/00412", 60.17, 24.94, fresh(1_000))).await;
     wait_ready(&app).await;
     client.frame_where(|frame| *frame == ServerFrame::Status { feed: FeedState::Live }).await;
     position_of(&mut client, id("0040/00412"), (60.17, 24.94)).await;
