@@ -243,6 +243,8 @@ pub enum DataSource {
     Memory,
     /// A ksqlDB pull query on the latest-positions table (full stack).
     Ksqldb,
+    /// The Redis copy of that table, written by the Kafka Connect Redis sink.
+    Redis,
 }
 
 impl DataSource {
@@ -251,6 +253,7 @@ impl DataSource {
         match self {
             Self::Memory => "in-memory table",
             Self::Ksqldb => "ksqlDB pull query",
+            Self::Redis => "Redis",
         }
     }
 }

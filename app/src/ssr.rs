@@ -15,6 +15,9 @@ use crate::model::{VehicleId, VehicleLookup};
 pub trait Backend: Send + Sync + 'static {
     /// The latest known position of `id`, or `None` when the vehicle is unknown or expired.
     async fn vehicle(&self, id: VehicleId) -> Result<Option<VehicleLookup>, BackendError>;
+
+    /// Every vehicle the store knows, in id order.
+    async fn vehicles(&self) -> Result<Vec<VehicleLookup>, BackendError>;
 }
 
 /// Why a store could not answer. The browser only ever sees `ApiError::Unavailable`; the

@@ -1,5 +1,6 @@
-//! Embedded mode's [`Backend`]: lookups answered from the in-memory latest-positions table.
-//! The ksqlDB and Redis backends of the full stack implement the same trait.
+//! The [`Backend`]s that are not store clients: embedded mode's in-memory table, and the
+//! fallback chain (Redis first, then ksqlDB). The store clients live with their stores
+//! (`crate::ksqldb::KsqlBackend`, `crate::redis_store::RedisStore`).
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use app::model::{DataSource, VehicleId, VehicleLookup};
 use app::ssr::{Backend, BackendError};
 use async_trait::async_trait;
 
+use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 
 /// Reads the table the embedded sources fill.
@@ -28,5 +30,48 @@ impl Backend for EmbeddedBackend {
             .positions
             .get(id)
             .map(|position| VehicleLookup { position, source: DataSource::Memory }))
+    }
+
+    async fn vehicles(&self) -> Result<Vec<VehicleLookup>, BackendError> {
+        Ok(self
+            .positions
+            .all()
+            .into_iter()
+            .map(|position| VehicleLookup { position, source: DataSource::Memory })
+            .collect())
+    }
+}
+
+/// Asks `first` (the fast store) and, when it misses or fails, `fallback`. Which one
+/// answered travels in the lookup's `source`.
+pub struct Fallback {
+    pub first: Arc<dyn Backend>,
+    pub fallback: Arc<dyn Backend>,
+    pub stats: Arc<Stats>,
+}
+
+#[async_trait]
+impl Backend for Fallback {
+    async fn vehicle(&self, id: VehicleId) -> Result<Option<VehicleLookup>, BackendError> {
+        match self.first.vehicle(id).await {
+            Ok(Some(found)) => return Ok(Some(found)),
+            Ok(None) => {}
+            // Logged at debug only: the fallback's answer is what the user gets, and a down
+            // store is reported by its own metrics and readiness, not once per click.
+            Err(error) => tracing::debug!(%error, "First store failed; asking the fallback."),
+        }
+        self.stats.lookup_fallbacks.inc();
+        self.fallback.vehicle(id).await
+    }
+
+    async fn vehicles(&self) -> Result<Vec<VehicleLookup>, BackendError> {
+        match self.first.vehicles().await {
+            Ok(found) => Ok(found),
+            Err(error) => {
+                tracing::debug!(%error, "First store failed; asking the fallback.");
+                self.stats.lookup_fallbacks.inc();
+                self.fallback.vehicles().await
+            }
+        }
     }
 }

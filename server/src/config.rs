@@ -59,6 +59,12 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_KSQLDB_APPLY_STATEMENTS")]
     pub ksqldb_apply_statements: bool,
 
+    /// Redis holding the Kafka Connect sink's copy of the latest positions (e.g.
+    /// redis://localhost:6379/1). When set, clicks ask Redis first and fall back to ksqlDB
+    /// (or to the in-memory table in embedded mode) on a miss or when Redis is down.
+    #[arg(long, env = "TRANSIT_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Map tile URL template (`{s}`, `{z}`, `{x}`, `{y}`). Empty for no tiles.
     #[arg(
         long,
@@ -160,6 +166,7 @@ impl Config {
             max_ws_clients: defaults::MAX_WS_CLIENTS,
             ksqldb_url: None,
             ksqldb_apply_statements: false,
+            redis_url: None,
             // Tests read what they need from the API; tiles would only reach for the network.
             tile_url: String::new(),
             tile_attribution: String::new(),

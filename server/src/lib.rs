@@ -14,6 +14,7 @@
 //! * [`backend`]: the embedded [`app::ssr::Backend`] behind the server functions.
 //! * [`ksqldb`]: full-stack mode: ksqlDB client, push bridge, pull-query backend.
 //! * [`readiness`]: whether there is data to serve (`/readyz`).
+//! * [`redis_store`]: Redis lookups of the sink's copy of the table (key schema there).
 //! * [`state`]: the router's state.
 //! * [`metrics`]: counters and `/metrics`.
 //! * [`telemetry`]: logging set-up.
@@ -32,6 +33,7 @@ pub mod ksqldb;
 pub mod metrics;
 pub mod positions;
 pub mod readiness;
+pub mod redis_store;
 pub mod source;
 pub mod startup;
 pub mod state;

@@ -92,6 +92,12 @@ pub struct Stats {
     pub ksqldb_sessions: Counter,
     /// ksqlDB mode: push queries open now (at most one per server, whatever the clients).
     pub ksqldb_push_queries: Gauge,
+    /// Redis keys listed that were not vehicles (the sink's offset keys), skipped.
+    pub redis_keys_skipped: Counter,
+    /// Redis values that were not position rows, skipped.
+    pub redis_values_rejected: Counter,
+    /// Lookups the first store could not answer (miss or down) that went to the fallback.
+    pub lookup_fallbacks: Counter,
     /// Answers of the server functions under `/api/`, by status class.
     pub api_ok: Counter,
     pub api_client_errors: Counter,
@@ -169,6 +175,21 @@ impl Stats {
             "transit_ksqldb_sessions_total",
             "ksqlDB push-query sessions started.",
             self.ksqldb_sessions.get(),
+        );
+        counter(
+            "transit_redis_keys_skipped_total",
+            "Redis keys that were not vehicles (skipped).",
+            self.redis_keys_skipped.get(),
+        );
+        counter(
+            "transit_redis_values_rejected_total",
+            "Redis values that were not position rows (skipped).",
+            self.redis_values_rejected.get(),
+        );
+        counter(
+            "transit_lookup_fallbacks_total",
+            "Lookups answered by the fallback store.",
+            self.lookup_fallbacks.get(),
         );
         counter("transit_ws_accepted_total", "WebSocket clients accepted.", self.ws_accepted.get());
         counter(

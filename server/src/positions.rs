@@ -139,6 +139,14 @@ impl LatestPositions {
         self.lock().vehicles.get(&id).map(|entry| entry.position.clone())
     }
 
+    /// Every position, in id order.
+    pub fn all(&self) -> Vec<VehiclePosition> {
+        let mut positions: Vec<VehiclePosition> =
+            self.lock().vehicles.values().map(|entry| entry.position.clone()).collect();
+        positions.sort_by_key(|p| p.id);
+        positions
+    }
+
     /// Number of vehicles in the table.
     pub fn len(&self) -> usize {
         self.lock().vehicles.len()

@@ -32,7 +32,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
-use crate::backend::EmbeddedBackend;
+use crate::backend::{EmbeddedBackend, Fallback};
 use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
@@ -40,6 +40,7 @@ use crate::ksqldb::{Bridge, KsqlBackend, KsqlClient, KsqlError};
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 use crate::readiness::Readiness;
+use crate::redis_store::{RedisStore, RedisStoreError};
 use crate::source::Source;
 use crate::state::AppState;
 use crate::ws::{self, WsContext};
@@ -58,6 +59,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("ksqlDB client: {0}")]
     Ksqldb(#[from] KsqlError),
+    #[error("Redis client: {0}")]
+    Redis(#[from] RedisStoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -92,7 +95,7 @@ impl Application {
         let ingest = Ingest::new(Arc::clone(&positions), Arc::clone(&stats));
         // The one place where embedded and full-stack mode differ: which backend answers
         // clicks, and what feeds the table.
-        let (backend, source, readiness): (Arc<dyn Backend>, Option<Source>, Readiness) =
+        let (table_backend, source, readiness): (Arc<dyn Backend>, Option<Source>, Readiness) =
             match config.ksqldb_url.as_deref() {
                 None => (
                     Arc::new(EmbeddedBackend::new(Arc::clone(&positions))),
@@ -112,6 +115,18 @@ impl Application {
                     (Arc::new(KsqlBackend::new(client)), Some(Source::Ksqldb(bridge)), readiness)
                 }
             };
+        let redis: Option<Arc<dyn Backend>> = match config.redis_url.as_deref() {
+            Some(url) => Some(Arc::new(RedisStore::new(url, Arc::clone(&stats))?)),
+            None => None,
+        };
+        let backend: Arc<dyn Backend> = match &redis {
+            Some(redis) => Arc::new(Fallback {
+                first: Arc::clone(redis),
+                fallback: Arc::clone(&table_backend),
+                stats: Arc::clone(&stats),
+            }),
+            None => Arc::clone(&table_backend),
+        };
         let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats), readiness.clone()));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();

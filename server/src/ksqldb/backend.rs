@@ -41,4 +41,18 @@ impl Backend for KsqlBackend {
             }
         }
     }
+
+    async fn vehicles(&self) -> Result<Vec<VehicleLookup>, BackendError> {
+        let rows = self.client.pull(&sql::snapshot()).await.map_err(|error| {
+            BackendError::Unavailable { store: "ksqlDB", reason: error.to_string() }
+        })?;
+        // Rows that do not map are skipped here as in the bridge; the bridge counts them.
+        let mut found: Vec<VehicleLookup> = rows
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|position| VehicleLookup { position, source: DataSource::Ksqldb })
+            .collect();
+        found.sort_by_key(|lookup| lookup.position.id);
+        Ok(found)
+    }
 }

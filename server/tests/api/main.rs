@@ -5,6 +5,8 @@ mod fake_ksqldb;
 mod helpers;
 mod ksqldb;
 mod page;
+mod redis;
+mod redis_server;
 mod server_fns;
 mod shutdown;
 mod ws;

@@ -1,0 +1,237 @@
+//! Redis lookups of the latest positions the full stack's Kafka Connect Redis sink copies
+//! out of ksqlDB's `VEHICLE_LATEST` table.
+//!
+//! # Key schema (the only place it is written down)
+//! * Database: the sink's `redis.database` (its default is 1; `--redis-url` names it, e.g.
+//!   `redis://host:6379/1`).
+//! * `<operator>/<vehicle>` (e.g. `0018/01029`): the table's key, as the sink writes it
+//!   with a `StringConverter`. The value is the table row as ksqlDB's JSON value format
+//!   writes it: an object of the non-key columns, upper-case names
+//!   (`{"MODE":"bus","LAT":60.17,"LON":24.94,"TIMESTAMP_MS":...}`).
+//! * `__kafka.offset.<topic>.<partition>`: the sink's own offset bookkeeping, in the same
+//!   database. Never a vehicle: listing skips every key that is not a vehicle id.
+//!
+//! Listing never uses `KEYS` (it blocks Redis for the whole keyspace): it walks the
+//! keyspace with `SCAN` (a fixed `MATCH` pattern, no user text) and fetches values in
+//! batches with `MGET`. One [`ConnectionManager`] is shared by every request and
+//! reconnects by itself after Redis restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{DataSource, TransportMode, VehicleId, VehicleLookup, VehiclePosition};
+use app::ssr::{Backend, BackendError};
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::Deserialize;
+
+use crate::metrics::Stats;
+
+/// Keys per `SCAN` step and per `MGET`: big enough that a 2,000-vehicle listing is a few
+/// round trips, small enough that no single command holds Redis for long.
+const BATCH: usize = 500;
+/// A lookup is on a click's path: Redis answers in well under a millisecond, so anything
+/// this slow is a Redis that is not there.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Why Redis could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStoreError {
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Why a stored value is not a position.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    #[error("value is not a VEHICLE_LATEST row: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("coordinates out of range")]
+    Coordinates,
+}
+
+/// The latest-positions copy in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    stats: Arc<Stats>,
+}
+
+impl RedisStore {
+    /// Does not connect yet: the server starts whether or not Redis is up, and the
+    /// connection is made (and remade) on use.
+    pub fn new(url: &str, stats: Arc<Stats>) -> Result<Self, RedisStoreError> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            // Fail the request quickly and let the caller fall back; the manager keeps
+            // reconnecting in the background for the next one.
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(Self { connection, stats })
+    }
+
+    /// One vehicle. A stored value that does not parse counts as a miss (and is counted).
+    pub async fn vehicle(&self, id: VehicleId) -> Result<Option<VehiclePosition>, RedisStoreError> {
+        let mut connection = self.connection.clone();
+        let value: Option<String> = connection.get(id.to_string()).await?;
+        Ok(value.and_then(|value| self.parse(id, &value)))
+    }
+
+    /// Every vehicle in Redis. Offset keys and malformed values are skipped (and counted).
+    pub async fn vehicles(&self) -> Result<Vec<VehiclePosition>, RedisStoreError> {
+        let mut connection = self.connection.clone();
+        let mut positions = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("*/*")
+                .arg("COUNT")
+                .arg(BATCH)
+                .query_async(&mut connection)
+                .await?;
+            let ids: Vec<VehicleId> = keys
+                .iter()
+                .filter_map(|key| {
+                    let id = key.parse().ok();
+                    if id.is_none() {
+                        self.stats.redis_keys_skipped.inc();
+                    }
+                    id
+                })
+                .collect();
+            for chunk in ids.chunks(BATCH) {
+                let keys: Vec<String> = chunk.iter().map(VehicleId::to_string).collect();
+                let values: Vec<Option<String>> = connection.mget(&keys).await?;
+                positions.extend(
+                    chunk.iter().zip(values).filter_map(|(id, value)| self.parse(*id, &value?)),
+                );
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        // SCAN may return a key twice while the keyspace is rehashed.
+        positions.sort_by_key(|p| p.id);
+        positions.dedup_by_key(|p| p.id);
+        Ok(positions)
+    }
+
+    fn parse(&self, id: VehicleId, value: &str) -> Option<VehiclePosition> {
+        parse_value(id, value)
+            .inspect_err(|error| {
+                self.stats.redis_values_rejected.inc();
+                tracing::debug!(vehicle.id = %id, %error, "Skipping a malformed Redis value.");
+            })
+            .ok()
+    }
+}
+
+/// A `VEHICLE_LATEST` row as ksqlDB's JSON value format writes it.
+#[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+struct Row {
+    mode: Option<String>,
+    line: Option<String>,
+    route: Option<String>,
+    direction: Option<u8>,
+    headsign: Option<String>,
+    operator: Option<u16>,
+    lat: f64,
+    lon: f64,
+    timestamp_ms: i64,
+    speed_mps: Option<f64>,
+    heading: Option<u16>,
+    delay_s: Option<i32>,
+    start_time: Option<String>,
+    next_stop: Option<String>,
+    doors_open: Option<bool>,
+    occupancy: Option<u8>,
+    location_source: Option<String>,
+}
+
+/// Parses one stored value; the key gives the vehicle's identity.
+pub fn parse_value(id: VehicleId, value: &str) -> Result<VehiclePosition, ValueError> {
+    let row: Row = serde_json::from_str(value)?;
+    if !(-90.0..=90.0).contains(&row.lat) || !(-180.0..=180.0).contains(&row.lon) {
+        return Err(ValueError::Coordinates);
+    }
+    Ok(VehiclePosition {
+        id,
+        mode: row.mode.as_deref().map_or(TransportMode::Other, TransportMode::from_topic),
+        line: row.line,
+        route: row.route,
+        direction: row.direction.filter(|d| matches!(d, 1 | 2)),
+        headsign: row.headsign,
+        operator: row.operator,
+        lat: row.lat,
+        lon: row.lon,
+        speed_mps: row.speed_mps.filter(|s| s.is_finite() && *s >= 0.0),
+        heading: row.heading.filter(|h| *h <= 360),
+        delay_s: row.delay_s,
+        timestamp_ms: row.timestamp_ms,
+        start_time: row.start_time,
+        next_stop: row.next_stop,
+        doors_open: row.doors_open,
+        occupancy: row.occupancy.filter(|o| *o <= 100),
+        location_source: row.location_source,
+    })
+}
+
+#[async_trait]
+impl Backend for RedisStore {
+    async fn vehicle(&self, id: VehicleId) -> Result<Option<VehicleLookup>, BackendError> {
+        let position = RedisStore::vehicle(self, id).await.map_err(unavailable)?;
+        Ok(position.map(|position| VehicleLookup { position, source: DataSource::Redis }))
+    }
+
+    async fn vehicles(&self) -> Result<Vec<VehicleLookup>, BackendError> {
+        let positions = RedisStore::vehicles(self).await.map_err(unavailable)?;
+        Ok(positions
+            .into_iter()
+            .map(|position| VehicleLookup { position, source: DataSource::Redis })
+            .collect())
+    }
+}
+
+fn unavailable(error: RedisStoreError) -> BackendError {
+    BackendError::Unavailable { store: "Redis", reason: error.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> VehicleId {
+        "0018/01029".parse().expect("valid")
+    }
+
+    #[test]
+    fn a_ksqldb_json_row_becomes_a_position() {
+        let value = r#"{"MODE":"bus","LINE":"550","ROUTE":"2550","DIRECTION":1,"HEADSIGN":"Itäkeskus (M)","OPERATOR":22,"VEHICLE_NUMBER":1029,"TIMESTAMP_MS":1795500000000,"SPEED_MPS":8.2,"HEADING":95,"LAT":60.2,"LON":24.9,"DELAY_S":-12,"ODOMETER":null,"DOORS_OPEN":false,"OCCUPANCY":0,"NEXT_STOP":"1201129","START_TIME":"08:15","LOCATION_SOURCE":"GPS"}"#;
+        let p = parse_value(id(), value).expect("valid row");
+        assert_eq!((p.id, p.mode, p.lat, p.lon), (id(), TransportMode::Bus, 60.2, 24.9));
+        assert_eq!((p.delay_s, p.heading), (Some(-12), Some(95)));
+        assert_eq!(p.headsign.as_deref(), Some("Itäkeskus (M)"));
+    }
+
+    #[test]
+    fn values_that_are_not_rows_are_errors() {
+        for value in [
+            "60.278461|25.021287|1669603746",
+            r#"{"topic":"vehicle_latest","partition":0,"offset":42}"#,
+            r#"{"LAT":"sixty","LON":24.9,"TIMESTAMP_MS":1}"#,
+            "",
+        ] {
+            assert!(matches!(parse_value(id(), value), Err(ValueError::Json(_))), "{value}");
+        }
+        let outside = r#"{"LAT":160.0,"LON":24.9,"TIMESTAMP_MS":1}"#;
+        assert!(matches!(parse_value(id(), outside), Err(ValueError::Coordinates)));
+    }
+}
