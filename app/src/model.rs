@@ -97,6 +97,7 @@ impl<'de> Deserialize<'de> for VehicleId {
 
 /// Transport mode, from topic level 6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TransportMode {
     Bus,
@@ -145,7 +146,10 @@ impl TransportMode {
 
 /// Everything we know about one vehicle's latest position: what the click panel shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VehiclePosition {
+    /// `operator/vehicle`, zero-padded.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "0018/01029"))]
     pub id: VehicleId,
     pub mode: TransportMode,
     /// Route number shown to passengers (`desi`, e.g. `550`, `M2`).
@@ -198,7 +202,9 @@ impl VehiclePosition {
 /// One marker on the map: just enough to draw and identify it. The rest of a vehicle's data
 /// is fetched on click, which keeps every frame small.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Marker {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "0018/01029"))]
     pub id: VehicleId,
     pub lat: f64,
     pub lon: f64,
@@ -212,6 +218,7 @@ pub struct Marker {
 /// A frame pushed by the server on `/ws`. Every frame carries the hub's sequence number so a
 /// client can tell a snapshot from the deltas that follow it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Every current vehicle. Sent first on connect, and again whenever the client fell
@@ -219,7 +226,12 @@ pub enum ServerFrame {
     Snapshot { seq: u64, vehicles: Vec<Marker> },
     /// What changed since the previous frame: vehicles that moved or appeared, and vehicles
     /// that expired.
-    Delta { seq: u64, upserts: Vec<Marker>, removed: Vec<VehicleId> },
+    Delta {
+        seq: u64,
+        upserts: Vec<Marker>,
+        #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>))]
+        removed: Vec<VehicleId>,
+    },
     /// Whether the server's own data source is delivering. Sent when it changes (and on
     /// connect while it is stalled), so a map whose source is reconnecting says so instead
     /// of silently freezing.
@@ -228,6 +240,7 @@ pub enum ServerFrame {
 
 /// State of the server's data source (ksqlDB in the full stack; always live when embedded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FeedState {
     Live,
@@ -237,6 +250,7 @@ pub enum FeedState {
 
 /// Which store answered a lookup, shown in the vehicle panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DataSource {
     /// The server's own in-memory table (embedded mode).
@@ -260,6 +274,7 @@ impl DataSource {
 
 /// The answer to "where is this vehicle now?".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VehicleLookup {
     pub position: VehiclePosition,
     pub source: DataSource,

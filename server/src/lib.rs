@@ -14,6 +14,7 @@
 //! * [`backend`]: the embedded [`app::ssr::Backend`] behind the server functions.
 //! * [`ksqldb`]: full-stack mode: ksqlDB client, push bridge, pull-query backend.
 //! * [`readiness`]: whether there is data to serve (`/readyz`).
+//! * [`rest_api`]: the `/api/` HTTP API, its OpenAPI document and `/docs`.
 //! * [`redis_store`]: Redis lookups of the sink's copy of the table (key schema there).
 //! * [`state`]: the router's state.
 //! * [`metrics`]: counters and `/metrics`.
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod positions;
 pub mod readiness;
 pub mod redis_store;
+pub mod rest_api;
 pub mod source;
 pub mod startup;
 pub mod state;

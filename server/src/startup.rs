@@ -41,6 +41,7 @@ use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 use crate::readiness::Readiness;
 use crate::redis_store::{RedisStore, RedisStoreError};
+use crate::rest_api::{self, Stores};
 use crate::source::Source;
 use crate::state::AppState;
 use crate::ws::{self, WsContext};
@@ -144,7 +145,8 @@ impl Application {
                 tile_url: config.tile_url.clone(),
                 tile_attribution: config.tile_attribution.clone(),
             },
-            backend: BackendHandle(backend),
+            backend: BackendHandle(Arc::clone(&backend)),
+            stores: Stores { primary: backend, table: table_backend, redis },
             stats: Arc::clone(&stats),
             readiness,
             ws: WsContext {
@@ -231,6 +233,7 @@ fn router(state: AppState, site_root: &Path) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .merge(rest_api::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -11,6 +11,7 @@ use leptos::config::LeptosOptions;
 
 use crate::metrics::Stats;
 use crate::readiness::Readiness;
+use crate::rest_api::Stores;
 use crate::ws::WsContext;
 
 #[derive(Clone, FromRef)]
@@ -20,5 +21,6 @@ pub struct AppState {
     pub backend: BackendHandle,
     pub stats: Arc<Stats>,
     pub readiness: Readiness,
+    pub stores: Stores,
     pub ws: WsContext,
 }

@@ -7,6 +7,7 @@ mod ksqldb;
 mod page;
 mod redis;
 mod redis_server;
+mod rest;
 mod server_fns;
 mod shutdown;
 mod ws;

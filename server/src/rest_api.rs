@@ -1,0 +1,293 @@
+//! The HTTP API under `/api/`, documented by an OpenAPI document generated from this code
+//! (`/api/openapi.json`, browsable offline at `/docs`).
+//!
+//! What the original Python service offered, without its defects: vehicles from Redis, from
+//! a ksqlDB pull query, or from whichever store the server runs with; a live stream as
+//! newline-delimited JSON fed by the shared hub (never a new upstream query per client).
+//! Ids are typed path segments (`/vehicles/{operator}/{vehicle}`), validated before any
+//! store is asked; no parameter chooses an upstream host; errors have one stable shape.
+//!
+//! In a mode without Redis or ksqlDB, their endpoints are answered by the store the
+//! server does have (the in-memory table in embedded mode); every answer says in `source`
+//! which store it came from.
+
+use std::sync::Arc;
+
+use app::error::ApiError;
+use app::model::{ServerFrame, VehicleId, VehicleLookup};
+use app::ssr::Backend;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::hub::{FrameKind, Hub};
+use crate::state::AppState;
+
+/// The stores the API can ask, chosen at start-up.
+#[derive(Clone)]
+pub struct Stores {
+    /// What clicks use: Redis first when configured, then ksqlDB or the in-memory table.
+    pub primary: Arc<dyn Backend>,
+    /// The table the map is fed from: ksqlDB's (by pull query) or the in-memory one.
+    pub table: Arc<dyn Backend>,
+    pub redis: Option<Arc<dyn Backend>>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "transit-stream",
+        description = "Latest positions of Helsinki public-transport vehicles. Vehicle data © HSL, CC BY 4.0."
+    ),
+    paths(
+        vehicles,
+        vehicle,
+        redis_vehicles,
+        redis_vehicle,
+        ksqldb_vehicles,
+        ksqldb_vehicle,
+        stream
+    ),
+    components(schemas(VehicleList, ErrorBody, ErrorCode))
+)]
+struct ApiDoc;
+
+/// The routes, to be merged into the app's router.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/api/vehicles", get(vehicles))
+        .route("/api/vehicles/{operator}/{vehicle}", get(vehicle))
+        .route("/api/redis/vehicles", get(redis_vehicles))
+        .route("/api/redis/vehicles/{operator}/{vehicle}", get(redis_vehicle))
+        .route("/api/ksqldb/vehicles", get(ksqldb_vehicles))
+        .route("/api/ksqldb/vehicles/{operator}/{vehicle}", get(ksqldb_vehicle))
+        .route("/api/stream", get(stream))
+        .route("/docs", get(docs))
+}
+
+/// Every vehicle a store knows.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct VehicleList {
+    pub vehicles: Vec<VehicleLookup>,
+}
+
+/// A vehicle id as two path segments: `0018` and `01029` for `0018/01029`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VehiclePath {
+    /// Operator id, 1-4 digits (e.g. `0018`).
+    #[param(example = "0018")]
+    operator: String,
+    /// Vehicle number, 1-5 digits (e.g. `01029`).
+    #[param(example = "01029")]
+    vehicle: String,
+}
+
+impl VehiclePath {
+    fn id(&self) -> Result<VehicleId, ApiFailure> {
+        VehicleId::from_parts(&self.operator, &self.vehicle)
+            .map_err(|_| ApiFailure(ApiError::InvalidVehicleId))
+    }
+}
+
+/// The error codes, as they appear in `error`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // only its schema is used: the values come from `ApiError`
+enum ErrorCode {
+    InvalidVehicleId,
+    VehicleNotFound,
+    Unavailable,
+}
+
+/// Every error of the API has this shape.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(value_type = ErrorCode)]
+    error: String,
+    /// For people; may be reworded. Match on `error`.
+    message: String,
+}
+
+/// An [`ApiError`] as an HTTP response.
+struct ApiFailure(ApiError);
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let code = serde_json::to_value(&self.0)
+            .ok()
+            .and_then(|value| value.get("error").and_then(|c| c.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "unavailable".to_owned());
+        let status =
+            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody { error: code, message: self.0.to_string() })).into_response()
+    }
+}
+
+async fn list(store: &Arc<dyn Backend>) -> Result<Json<VehicleList>, ApiFailure> {
+    match store.vehicles().await {
+        Ok(vehicles) => Ok(Json(VehicleList { vehicles })),
+        Err(error) => {
+            tracing::warn!(%error, "Listing vehicles failed.");
+            Err(ApiFailure(ApiError::Unavailable))
+        }
+    }
+}
+
+async fn one(
+    store: &Arc<dyn Backend>,
+    path: &VehiclePath,
+) -> Result<Json<VehicleLookup>, ApiFailure> {
+    let id = path.id()?;
+    match store.vehicle(id).await {
+        Ok(Some(found)) => Ok(Json(found)),
+        Ok(None) => Err(ApiFailure(ApiError::VehicleNotFound)),
+        Err(error) => {
+            tracing::warn!(vehicle.id = %id, %error, "Vehicle lookup failed.");
+            Err(ApiFailure(ApiError::Unavailable))
+        }
+    }
+}
+
+/// All current vehicles, from the store clicks use (Redis first when configured).
+#[utoipa::path(get, path = "/api/vehicles", tag = "vehicles",
+    responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
+async fn vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
+    list(&stores.primary).await
+}
+
+/// One vehicle's latest position, from the store clicks use (Redis first when configured).
+#[utoipa::path(get, path = "/api/vehicles/{operator}/{vehicle}", tag = "vehicles", params(VehiclePath),
+    responses((status = 200, body = VehicleLookup), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn vehicle(
+    State(stores): State<Stores>,
+    Path(path): Path<VehiclePath>,
+) -> Result<Json<VehicleLookup>, ApiFailure> {
+    one(&stores.primary, &path).await
+}
+
+/// All vehicles in Redis (without the sink's offset keys). Without Redis, the table answers.
+#[utoipa::path(get, path = "/api/redis/vehicles", tag = "redis",
+    responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
+async fn redis_vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
+    list(stores.redis.as_ref().unwrap_or(&stores.table)).await
+}
+
+/// One vehicle from Redis. Without Redis, the table answers.
+#[utoipa::path(get, path = "/api/redis/vehicles/{operator}/{vehicle}", tag = "redis", params(VehiclePath),
+    responses((status = 200, body = VehicleLookup), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn redis_vehicle(
+    State(stores): State<Stores>,
+    Path(path): Path<VehiclePath>,
+) -> Result<Json<VehicleLookup>, ApiFailure> {
+    one(stores.redis.as_ref().unwrap_or(&stores.table), &path).await
+}
+
+/// All vehicles by a ksqlDB pull query (table scan). In embedded mode, the in-memory table.
+#[utoipa::path(get, path = "/api/ksqldb/vehicles", tag = "ksqldb",
+    responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
+async fn ksqldb_vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
+    list(&stores.table).await
+}
+
+/// One vehicle by a ksqlDB pull query by key. In embedded mode, the in-memory table.
+#[utoipa::path(get, path = "/api/ksqldb/vehicles/{operator}/{vehicle}", tag = "ksqldb", params(VehiclePath),
+    responses((status = 200, body = VehicleLookup), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn ksqldb_vehicle(
+    State(stores): State<Stores>,
+    Path(path): Path<VehiclePath>,
+) -> Result<Json<VehicleLookup>, ApiFailure> {
+    one(&stores.table, &path).await
+}
+
+/// The live map feed as newline-delimited JSON: a `snapshot` line, then a `delta` line per
+/// tick (and `status` lines when the data source stalls or recovers), the same frames as
+/// `/ws`, from the same shared hub: no upstream query per client. A client that reads too
+/// slowly gets a fresh `snapshot` line.
+#[utoipa::path(get, path = "/api/stream", tag = "live",
+    responses((status = 200, description = "One ServerFrame per line, forever", content_type = "application/x-ndjson", body = ServerFrame),
+              (status = 503, body = ErrorBody)))]
+async fn stream(State(state): State<AppState>) -> Response {
+    let context = state.ws;
+    // Stream clients count against the same cap as WebSocket clients.
+    let Ok(permit) = Arc::clone(&context.slots).try_acquire_owned() else {
+        context.stats.ws_refused_full.inc();
+        return ApiFailure(ApiError::Unavailable).into_response();
+    };
+    let (snapshot, deltas) = context.hub.subscribe();
+    let feed = Feed {
+        hub: Arc::clone(&context.hub),
+        deltas,
+        seq: snapshot.seq,
+        first: Some(snapshot.text.into()),
+        newline_due: false,
+    };
+    let shutdown = context.shutdown.clone();
+    let lines = futures_util::stream::unfold((feed, permit), move |(mut feed, permit)| {
+        let shutdown = shutdown.clone();
+        async move {
+            let line = tokio::select! {
+                _ = shutdown.cancelled() => None,
+                line = feed.next_chunk() => line,
+            }?;
+            Some((Ok::<_, std::convert::Infallible>(line), (feed, permit)))
+        }
+    });
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response()
+}
+
+/// One NDJSON client's position in the hub's frames.
+struct Feed {
+    hub: Arc<Hub>,
+    deltas: broadcast::Receiver<crate::hub::Frame>,
+    seq: u64,
+    first: Option<Bytes>,
+    /// Each frame goes out as two chunks, the shared frame bytes and then a newline, so
+    /// the frame is never copied per client.
+    newline_due: bool,
+}
+
+impl Feed {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if std::mem::take(&mut self.newline_due) {
+            return Some(Bytes::from_static(b"\n"));
+        }
+        self.newline_due = true;
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        loop {
+            match self.deltas.recv().await {
+                Ok(frame) if frame.kind == FrameKind::Delta && frame.seq <= self.seq => continue,
+                Ok(frame) => {
+                    if frame.kind == FrameKind::Delta {
+                        self.seq = frame.seq;
+                    }
+                    return Some(frame.text.into());
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let snapshot = self.hub.snapshot();
+                    self.seq = snapshot.seq;
+                    return Some(snapshot.text.into());
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// The API documentation page; its scripts come from `/docs/` in the built site (npm's
+/// swagger-ui-dist, copied at build time), so it works offline.
+async fn docs() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../assets/docs.html"))
+}
