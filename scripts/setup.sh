@@ -3,7 +3,8 @@
 # first and is skipped when already done, so a second run takes a few seconds.
 #
 #   scripts/setup.sh          wasm target, wasm-bindgen CLI, npm packages
-#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server and mosquitto
+#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server and mosquitto, and
+#                             schemathesis (in a venv under target/tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -31,6 +32,16 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
+  # schemathesis (PyPI) checks the running server against its own OpenAPI document.
+  schemathesis_version=4.32.5
+  venv=target/tools/schemathesis
+  if [[ "$("$venv/bin/schemathesis" --version 2>/dev/null || true)" != "schemathesis, version $schemathesis_version" ]]; then
+    step "Installing schemathesis $schemathesis_version into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+  fi
+
   missing=()
   for package in chromium redis-server mosquitto; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -22,3 +22,17 @@ step "Browser tests"
 scripts/build-site.sh
 cargo build --locked -p server --bin transit-stream --example fake_ksqldb
 npx playwright test --config end2end/playwright.config.ts
+
+step "API schema test (schemathesis against the running server's OpenAPI document)"
+log=$(mktemp)
+target/debug/transit-stream --bind 127.0.0.1:0 --site-root target/site --sim-vehicles 100 >"$log" 2>/dev/null &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 100); do
+  grep -q "serving the map at" "$log" && break
+  sleep 0.1
+done
+url=$(grep -o 'http://[^ ]*' "$log")
+# /api/stream never ends by design: it is tested by the Rust integration tests instead.
+target/tools/schemathesis/bin/schemathesis run "$url/api/openapi.json" \
+  --checks all --exclude-path /api/stream --max-examples 50 --seed 2026

@@ -83,10 +83,10 @@ pub struct VehicleList {
 #[into_params(parameter_in = Path)]
 pub struct VehiclePath {
     /// Operator id, 1-4 digits (e.g. `0018`).
-    #[param(example = "0018")]
+    #[param(example = "0018", pattern = "^[0-9]{1,4}$")]
     operator: String,
     /// Vehicle number, 1-5 digits (e.g. `01029`).
-    #[param(example = "01029")]
+    #[param(example = "01029", pattern = "^[0-9]{1,5}$")]
     vehicle: String,
 }
 

@@ -129,3 +129,28 @@ async fn with_redis_down_a_click_is_still_answered_by_the_fallback() {
     let found: VehicleLookup = app.lookup("0022/00003").await.json().await.expect("a lookup");
     assert_eq!(found.source, DataSource::Memory);
 }
+
+#[tokio::test]
+async fn in_the_full_stack_a_redis_miss_falls_back_to_a_ksqldb_pull_query() {
+    let redis = RedisServer::start();
+    let fake = crate::fake_ksqldb::FakeKsqldb::start().await;
+    fake.upsert(crate::fake_ksqldb::row("0040/00412", 60.17, 24.94, server::clock::now_ms())).await;
+    redis.command(DB, &["SET", "0022/00001", &value(60.25, 1)]);
+    let (redis_url, ksqldb_url) = (redis.url(DB), fake.url.clone());
+    let app = spawn_app_with(move |config| {
+        config.redis_url = Some(redis_url);
+        config.ksqldb_url = Some(ksqldb_url);
+    })
+    .await;
+
+    let in_redis: VehicleLookup = app.lookup("0022/00001").await.json().await.expect("lookup");
+    assert_eq!(in_redis.source, DataSource::Redis);
+    let only_in_ksqldb: VehicleLookup =
+        app.lookup("0040/00412").await.json().await.expect("lookup");
+    assert_eq!(only_in_ksqldb.source, DataSource::Ksqldb);
+    assert!(fake.queries_received().iter().any(|sql| sql.contains("'0040/00412'")));
+    assert!(
+        !fake.queries_received().iter().any(|sql| sql.contains("'0022/00001'")),
+        "Redis answered that one"
+    );
+}
