@@ -45,8 +45,8 @@ export async function startProcess(binary: string, args: string[], announce: Reg
 }
 
 /**
- * Starts the real server binary. Embedded mode with the simulator unless `args` say
- * otherwise (e.g. `--ksqldb-url`).
+ * Starts the real server binary. Embedded mode with the simulator (not `auto`, which
+ * would first try HSL's broker) unless `args` say otherwise (e.g. `--ksqldb-url`).
  */
 export async function startServer(options: { bind?: string; vehicles?: number; args?: string[] }): Promise<Running> {
   const binary = process.env.TRANSIT_BIN ?? path.join(root, 'target', 'debug', 'transit-stream');
@@ -55,6 +55,7 @@ export async function startServer(options: { bind?: string; vehicles?: number; a
     [
       '--bind', options.bind ?? '127.0.0.1:0',
       '--site-root', path.join(root, 'target', 'site'),
+      '--source', 'simulator',
       '--sim-vehicles', String(options.vehicles ?? 100),
       ...(options.args ?? []),
     ],

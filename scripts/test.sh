@@ -25,7 +25,8 @@ npx playwright test --config end2end/playwright.config.ts
 
 step "API schema test (schemathesis against the running server's OpenAPI document)"
 log=$(mktemp)
-target/debug/transit-stream --bind 127.0.0.1:0 --site-root target/site --sim-vehicles 100 >"$log" 2>/dev/null &
+target/debug/transit-stream --bind 127.0.0.1:0 --site-root target/site --source simulator \
+  --sim-vehicles 100 >"$log" 2>/dev/null &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do

@@ -81,7 +81,7 @@ pub fn every(period: std::time::Duration, action: impl Fn() + 'static) {
     });
 }
 
-fn meta_content(name: &str) -> Option<String> {
+pub(crate) fn meta_content(name: &str) -> Option<String> {
     let document = web_sys::window()?.document()?;
     let element = document.query_selector(&format!("meta[name='{name}']")).ok()??;
     element.get_attribute("content").filter(|content| !content.is_empty())

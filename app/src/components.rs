@@ -3,12 +3,14 @@
 //! Components own their signals; the browser-only work (Leaflet, the WebSocket, timers) is
 //! started from them through `crate::browser`, which exists only in the hydrate build.
 
+mod data_notice;
 mod status_badge;
 mod vehicle_map;
 mod vehicle_panel;
 
 use leptos::prelude::*;
 
+pub use data_notice::DataNotice;
 pub use status_badge::{ConnectionStatus, StatusBadge};
 pub use vehicle_map::VehicleMap;
 pub use vehicle_panel::VehiclePanel;
@@ -27,6 +29,7 @@ pub fn MapPage() -> impl IntoView {
             <header class="topbar">
                 <h1>"transit-stream"</h1>
                 <span class="subtitle">"Helsinki public transport, live"</span>
+                <DataNotice />
                 <StatusBadge status vehicle_count />
             </header>
             <main class="map-area">

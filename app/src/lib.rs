@@ -38,11 +38,15 @@ pub struct MapSettings {
     pub tile_url: String,
     /// Attribution HTML for the tiles.
     pub tile_attribution: String,
+    /// Said on the map when the data is not live HSL data (simulated, replayed, or the
+    /// live feed unreachable).
+    pub notice: Option<String>,
 }
 
 /// Names of the `<meta>` tags carrying [`MapSettings`].
 pub const META_TILE_URL: &str = "transit-stream:tile-url";
 pub const META_TILE_ATTRIBUTION: &str = "transit-stream:tile-attribution";
+pub const META_NOTICE: &str = "transit-stream:notice";
 
 /// The HTML document around the app. Rendered only on the server.
 pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
@@ -54,6 +58,7 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name=META_TILE_URL content=map.tile_url />
                 <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
+                <meta name=META_NOTICE content=map.notice.unwrap_or_default() />
                 // No favicon request: the page has nothing to show there yet.
                 <link rel="icon" href="data:," />
                 <link rel="stylesheet" href="/leaflet/leaflet.css" />

@@ -37,6 +37,8 @@ test('the map shows the simulated fleet and says it is live', async ({ page }) =
   const errors = await openMap(page);
   const status = page.getByTestId('status');
   await expect(status).toContainText('Live');
+  // Simulated data is never passed off as live HSL data.
+  await expect(page.getByTestId('notice')).toContainText('Simulated vehicles');
 
   // A few vehicles may be between their first fix and a null-coordinate message; nearly
   // the whole fleet must be there, and never more than the fleet.

@@ -24,9 +24,34 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
-    /// Where positions come from in embedded mode (ignored with --ksqldb-url).
-    #[arg(long, env = "TRANSIT_SOURCE", value_enum, default_value_t = SourceKind::Simulator)]
+    /// Where positions come from in embedded mode (ignored with --ksqldb-url). `auto` takes
+    /// the live feed when its broker answers at start-up, else the simulator.
+    #[arg(long, env = "TRANSIT_SOURCE", value_enum, default_value_t = SourceKind::Auto)]
     pub source: SourceKind,
+
+    /// MQTT broker of the live feed: mqtts://host:port (TLS, system roots) or mqtt://.
+    #[arg(long, env = "TRANSIT_MQTT_URL", default_value = "mqtts://mqtt.hsl.fi:8883")]
+    pub mqtt_url: String,
+
+    /// Topic filter of the live feed (default: vehicle positions of every mode).
+    #[arg(long, env = "TRANSIT_MQTT_TOPIC", default_value = "/hfp/v2/journey/ongoing/vp/#")]
+    pub mqtt_topic: String,
+
+    /// Seconds `--source auto` waits for the live broker before using the simulator.
+    #[arg(long, env = "TRANSIT_LIVE_PROBE_SECS", default_value_t = 5)]
+    pub live_probe_secs: u64,
+
+    /// Recording to play with `--source replay` (see `transit-stream record`).
+    #[arg(long, env = "TRANSIT_REPLAY_FILE")]
+    pub replay_file: Option<PathBuf>,
+
+    /// Replay speed: 1 is real time, 10 ten times faster, 0 as fast as possible.
+    #[arg(long, env = "TRANSIT_REPLAY_SPEED", default_value_t = 1.0)]
+    pub replay_speed: f64,
+
+    /// Start the replay over when it ends.
+    #[arg(long, env = "TRANSIT_REPLAY_LOOP")]
+    pub replay_loop: bool,
 
     /// Number of simulated vehicles (simulator source).
     #[arg(long, env = "TRANSIT_SIM_VEHICLES", default_value_t = defaults::SIM_VEHICLES)]
@@ -94,8 +119,14 @@ mod defaults {
 /// The embedded mode's position source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SourceKind {
+    /// The live feed if its broker answers at start-up, else the simulator.
+    Auto,
+    /// The live feed (`--mqtt-url`), reconnecting whenever it drops.
+    Live,
     /// Synthetic vehicles on Helsinki routes, sent as real HFP v2 messages.
     Simulator,
+    /// A recording (`--replay-file`).
+    Replay,
     /// No source: the table is fed only through the server's API (used by tests).
     #[value(hide = true)]
     None,
@@ -114,6 +145,14 @@ pub enum ConfigError {
     MaxClients,
     #[error("--tile-url must be empty or an http(s) URL template, not `{0}`")]
     TileUrl(String),
+    #[error("--source replay needs --replay-file")]
+    ReplayFile,
+    #[error("--replay-speed must be 0 (as fast as possible) or positive, not {0}")]
+    ReplaySpeed(f64),
+    #[error(transparent)]
+    Broker(#[from] crate::source::mqtt::BrokerError),
+    #[error("--mqtt-topic must not be empty")]
+    Topic,
 }
 
 /// Largest simulated fleet: HSL's peak is about 2,000 vehicles, this leaves room for load tests.
@@ -122,7 +161,7 @@ const MAX_SIM_VEHICLES: u32 = 20_000;
 impl Config {
     /// Checks settings whose types alone do not rule out nonsense.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.source == SourceKind::Simulator
+        if matches!(self.source, SourceKind::Simulator | SourceKind::Auto)
             && self.ksqldb_url.is_none()
             && !(1..=MAX_SIM_VEHICLES).contains(&self.sim_vehicles)
         {
@@ -140,6 +179,16 @@ impl Config {
         let url = &self.tile_url;
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ConfigError::TileUrl(url.clone()));
+        }
+        if self.source == SourceKind::Replay && self.replay_file.is_none() {
+            return Err(ConfigError::ReplayFile);
+        }
+        if !(self.replay_speed.is_finite() && self.replay_speed >= 0.0) {
+            return Err(ConfigError::ReplaySpeed(self.replay_speed));
+        }
+        crate::source::mqtt::Broker::parse(&self.mqtt_url)?;
+        if self.mqtt_topic.is_empty() {
+            return Err(ConfigError::Topic);
         }
         Ok(())
     }
@@ -159,6 +208,12 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             site_root: PathBuf::from("target/site"),
             source: SourceKind::Simulator,
+            mqtt_url: "mqtts://mqtt.hsl.fi:8883".to_owned(),
+            mqtt_topic: "/hfp/v2/journey/ongoing/vp/#".to_owned(),
+            live_probe_secs: 5,
+            replay_file: None,
+            replay_speed: 1.0,
+            replay_loop: false,
             sim_vehicles: defaults::SIM_VEHICLES,
             sim_seed: defaults::SIM_SEED,
             vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,
@@ -179,10 +234,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_defaults_are_valid_and_run_the_simulator() {
+    fn the_defaults_are_valid_and_prefer_the_live_feed() {
         let config = Config::parse_from(["transit-stream"]);
         config.validate().expect("defaults are valid");
-        assert_eq!(config.source, SourceKind::Simulator);
+        assert_eq!(config.source, SourceKind::Auto);
         assert_eq!(config.vehicle_ttl(), Duration::from_secs(180));
         assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
     }
@@ -192,6 +247,7 @@ mod tests {
         let cli = Config::parse_from([
             "transit-stream",
             "--bind=127.0.0.1:0",
+            "--source=simulator",
             "--tile-url=",
             "--tile-attribution=",
         ]);

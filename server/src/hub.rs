@@ -70,9 +70,12 @@ impl Hub {
         Self { positions, stats, deltas, snapshot: Mutex::new(None), readiness, announced_live }
     }
 
-    /// The status frame to send a new client, if the source is stalled right now.
+    /// The status frame to send a new client (after [`Hub::subscribe`]) if the source is
+    /// stalled. It reports what the hub last announced, not the flag itself: the client's
+    /// view then follows the announcements, and a change the ticker has yet to see reaches
+    /// it as the next status frame instead of being missed.
     pub fn stalled_status(&self) -> Option<Frame> {
-        (!self.readiness.is_ready()).then(|| status_frame(FeedState::Stalled))
+        (!self.announced_live.load(Ordering::Relaxed)).then(|| status_frame(FeedState::Stalled))
     }
 
     /// Subscribes a client: the receiver for deltas and the snapshot to start from.
@@ -272,6 +275,28 @@ mod tests {
         assert_eq!(
             parse(&rx.try_recv().expect("a status frame")),
             ServerFrame::Status { feed: FeedState::Stalled }
+        );
+    }
+
+    #[test]
+    fn a_client_joining_between_ticks_follows_the_announcements() {
+        let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
+        let readiness = Readiness::default();
+        let hub = Hub::new(positions, Arc::new(Stats::default()), readiness.clone());
+        // The source came up, and a client joins before the ticker noticed.
+        readiness.set(true);
+        let (_, mut rx) = hub.subscribe();
+        assert!(hub.stalled_status().is_some(), "told the last announcement: stalled");
+        // The source drops again before any tick: nothing changed for the hub...
+        readiness.set(false);
+        hub.tick(Instant::now());
+        assert!(rx.try_recv().is_err());
+        // ...and the client's view (stalled) was right all along. When it recovers:
+        readiness.set(true);
+        hub.tick(Instant::now());
+        assert_eq!(
+            parse(&rx.try_recv().expect("status")),
+            ServerFrame::Status { feed: FeedState::Live }
         );
     }
 }

@@ -2,10 +2,13 @@
 //! answers clicks through server functions.
 //!
 //! # Layout
-//! * [`config`]: the typed configuration (flags and `TRANSIT_*` variables).
+//! * [`cli`]: the command line (serve, `record`, `publish`).
+//! * [`config`]: the typed configuration of serving (flags and `TRANSIT_*` variables).
+//! * [`publish`]: `transit-stream publish`, HFP messages to any MQTT broker.
 //! * [`startup`]: [`startup::Application`]: build, bind, run, shut down.
 //! * [`hfp`]: HFP v2 topic and payload parsing.
-//! * [`source`]: where embedded mode's messages come from (the simulator).
+//! * [`source`]: where embedded mode's messages come from (live MQTT, simulator, replay).
+//! * [`recording`]: the record/replay file format.
 //! * [`ingest`]: the one path from raw message to table.
 //! * [`positions`]: the in-memory latest-positions table.
 //! * [`hub`]: turns table changes into shared frames for all clients.
@@ -25,6 +28,7 @@
 //! push bridge and the backend runs pull queries; everything else is the same.
 
 pub mod backend;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod hfp;
@@ -33,7 +37,9 @@ pub mod ingest;
 pub mod ksqldb;
 pub mod metrics;
 pub mod positions;
+pub mod publish;
 pub mod readiness;
+pub mod recording;
 pub mod redis_store;
 pub mod rest_api;
 pub mod source;

@@ -1,23 +1,44 @@
-//! The `transit-stream` binary: parse the configuration, start the application, print where
-//! it is, and serve until Ctrl-C or SIGTERM. Everything else lives in the library.
+//! The `transit-stream` binary: parse the command line, then serve the map (printing where
+//! it is) or run one of the tools, until done or until Ctrl-C / SIGTERM. Everything else
+//! lives in the library.
 
 use clap::Parser;
-use server::config::Config;
+use server::cli::{Cli, Command};
 use server::startup::{Application, shutdown_signal};
-use server::telemetry;
+use server::{publish, recording, telemetry};
+use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let cli = Cli::parse();
     telemetry::init();
-    let application = Application::build(config).await?;
-    // Scripts and the browser tests read this line to find the server (port 0 picks one).
-    println!("transit-stream is serving the map at {}", application.url());
-    let shutdown = application.shutdown_token();
+    match cli.command {
+        None => {
+            let application = Application::build(cli.serve).await?;
+            // Scripts and the browser tests read this line to find the server (port 0
+            // picks one).
+            println!("transit-stream is serving the map at {}", application.url());
+            cancel_on_signal(application.shutdown_token());
+            application.run_until_stopped().await?;
+        }
+        Some(Command::Record(args)) => {
+            let shutdown = CancellationToken::new();
+            cancel_on_signal(shutdown.clone());
+            recording::record(args, shutdown).await?;
+        }
+        Some(Command::Publish(args)) => {
+            let shutdown = CancellationToken::new();
+            cancel_on_signal(shutdown.clone());
+            let published = publish::run(args, shutdown).await?;
+            println!("published {published} messages");
+        }
+    }
+    Ok(())
+}
+
+fn cancel_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
         shutdown_signal().await;
-        shutdown.cancel();
+        token.cancel();
     });
-    application.run_until_stopped().await?;
-    Ok(())
 }

@@ -225,11 +225,14 @@ async fn stream(State(state): State<AppState>) -> Response {
         return ApiFailure(ApiError::Unavailable).into_response();
     };
     let (snapshot, deltas) = context.hub.subscribe();
+    let mut first = vec![Bytes::from(snapshot.text)];
+    first.extend(context.hub.stalled_status().map(|status| Bytes::from(status.text)));
+    first.reverse(); // popped from the end
     let feed = Feed {
         hub: Arc::clone(&context.hub),
         deltas,
         seq: snapshot.seq,
-        first: Some(snapshot.text.into()),
+        first,
         newline_due: false,
     };
     let shutdown = context.shutdown.clone();
@@ -251,7 +254,8 @@ struct Feed {
     hub: Arc<Hub>,
     deltas: broadcast::Receiver<crate::hub::Frame>,
     seq: u64,
-    first: Option<Bytes>,
+    /// The snapshot and, while the source is stalled, a status line: sent before any delta.
+    first: Vec<Bytes>,
     /// Each frame goes out as two chunks, the shared frame bytes and then a newline, so
     /// the frame is never copied per client.
     newline_due: bool,
@@ -263,7 +267,7 @@ impl Feed {
             return Some(Bytes::from_static(b"\n"));
         }
         self.newline_due = true;
-        if let Some(first) = self.first.take() {
+        if let Some(first) = self.first.pop() {
             return Some(first);
         }
         loop {

@@ -1,42 +1,153 @@
-//! Where embedded mode's positions come from. Every source produces raw HFP messages
-//! (topic + payload bytes) and hands them to [`Ingest`], so all of them go through the same
-//! parser and counters as real HSL data.
+//! Where embedded mode's positions come from. Every HFP source produces raw MQTT messages
+//! (topic + payload bytes) and delivers them to a [`Sink`], normally [`Ingest`], so all of
+//! them go through the same parser and counters as HSL's own feed.
 //!
 //! # Layout
-//! * `simulator`: synthetic vehicles on real lines (the default).
+//! * `mqtt`: the live feed (HSL's broker, or any HFP broker).
+//! * `simulator`: synthetic vehicles on real lines.
+//! * `replay`: a recording played back (see [`crate::recording`]).
 //! * [`crate::ksqldb::Bridge`]: the full stack's table, followed with one push query.
+//!
+//! `--source auto` (the default) takes the live feed when its broker answers at start-up
+//! and the simulator otherwise, saying so in the log and on the map.
 
+pub mod mqtt;
+pub mod replay;
 pub mod simulator;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SourceKind};
 use crate::ingest::Ingest;
+use crate::readiness::Readiness;
 
-/// A configured source, ready to run.
-pub enum Source {
-    Simulator(simulator::Simulator),
-    Ksqldb(crate::ksqldb::Bridge),
+/// Where an HFP source delivers raw messages.
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    async fn deliver(&self, topic: &str, payload: &[u8], received: Instant);
+
+    /// A replay starts over: what the previous pass delivered should be forgotten.
+    fn restart(&self) {}
 }
 
-impl Source {
-    /// The source the configuration asks for, or `None` when positions arrive only through
-    /// [`Ingest`] called directly (tests).
-    pub fn from_config(config: &Config, now_ms: i64) -> Option<Self> {
-        match config.source {
-            SourceKind::Simulator => Some(Self::Simulator(simulator::Simulator::new(
-                config.sim_vehicles,
-                config.sim_seed,
-                now_ms,
-            ))),
-            SourceKind::None => None,
+#[async_trait]
+impl Sink for Ingest {
+    async fn deliver(&self, topic: &str, payload: &[u8], received: Instant) {
+        // Rejections are counted by `message`; the reason goes to the debug log only, as a
+        // broken publisher could otherwise flood the log.
+        if let Err(error) = self.message(topic, payload, received) {
+            tracing::debug!(%error, %topic, "Rejected an HFP message.");
         }
     }
 
-    /// Feeds `ingest` until `shutdown`.
+    fn restart(&self) {
+        self.snapshot(Vec::new(), Instant::now());
+    }
+}
+
+/// A configured source, ready to run.
+pub enum Source {
+    Live(mqtt::MqttSource),
+    Simulator(simulator::Simulator),
+    Replay(replay::Replay),
+    Ksqldb(crate::ksqldb::Bridge),
+}
+
+/// What start-up chose, and what to tell users about it.
+pub struct Choice {
+    pub source: Option<Source>,
+    /// Shown on the map when the data is not what the user would assume (live).
+    pub notice: Option<String>,
+}
+
+/// Why no source could be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Broker(#[from] mqtt::BrokerError),
+}
+
+impl Source {
+    /// The embedded source the configuration asks for. `auto` probes the live broker.
+    pub async fn choose(config: &Config, readiness: &Readiness) -> Result<Choice, SourceError> {
+        let simulator = || {
+            Source::Simulator(simulator::Simulator::new(
+                config.sim_vehicles,
+                config.sim_seed,
+                crate::clock::now_ms(),
+            ))
+        };
+        let live = |broker| {
+            // Not ready until subscribed: browsers are told the feed is stalled meanwhile.
+            readiness.set(false);
+            Source::Live(mqtt::MqttSource {
+                broker,
+                topic_filter: config.mqtt_topic.clone(),
+                readiness: readiness.clone(),
+            })
+        };
+        let source = match config.source {
+            SourceKind::None => None,
+            SourceKind::Simulator => Some(simulator()),
+            SourceKind::Replay => config.replay_file.clone().map(|path| {
+                Source::Replay(replay::Replay {
+                    path,
+                    speed: (config.replay_speed > 0.0).then_some(config.replay_speed),
+                    looping: config.replay_loop,
+                })
+            }),
+            SourceKind::Live => Some(live(mqtt::Broker::parse(&config.mqtt_url)?)),
+            SourceKind::Auto => {
+                let broker = mqtt::Broker::parse(&config.mqtt_url)?;
+                let timeout = Duration::from_secs(config.live_probe_secs);
+                match mqtt::MqttSource::probe(&broker, timeout).await {
+                    Ok(()) => {
+                        tracing::info!(broker = %config.mqtt_url, "Live feed reachable: showing live vehicles.");
+                        Some(live(broker))
+                    }
+                    Err(reason) => {
+                        tracing::warn!(
+                            broker = %config.mqtt_url,
+                            %reason,
+                            "The live feed is unreachable: showing SIMULATED vehicles instead."
+                        );
+                        return Ok(Choice {
+                            source: Some(simulator()),
+                            notice: Some(
+                                "Simulated vehicles: the live HSL feed is unreachable from this server."
+                                    .to_owned(),
+                            ),
+                        });
+                    }
+                }
+            }
+        };
+        let notice = match config.source {
+            SourceKind::Simulator => Some("Simulated vehicles (not live HSL data).".to_owned()),
+            SourceKind::Replay => Some("Replay of recorded positions (not live).".to_owned()),
+            _ => None,
+        };
+        Ok(Choice { source, notice })
+    }
+
+    /// Feeds `ingest` until `shutdown` (or, for a replay without looping, until it ends).
     pub async fn run(self, ingest: Ingest, shutdown: CancellationToken) {
         match self {
-            Self::Simulator(simulator) => simulator::run(simulator, ingest, shutdown).await,
+            Self::Live(source) => source.run(Arc::new(ingest), shutdown).await,
+            Self::Simulator(simulator) => {
+                simulator::run(simulator, Arc::new(ingest), shutdown).await
+            }
+            Self::Replay(replay) => {
+                let path = replay.path.display().to_string();
+                match replay.run(Arc::new(ingest), shutdown).await {
+                    Ok(delivered) => tracing::info!(%path, delivered, "Replay finished."),
+                    Err(error) => tracing::error!(%path, %error, "Replay failed."),
+                }
+            }
             Self::Ksqldb(bridge) => bridge.run(ingest, shutdown).await,
         }
     }

@@ -42,7 +42,7 @@ use crate::positions::LatestPositions;
 use crate::readiness::Readiness;
 use crate::redis_store::{RedisStore, RedisStoreError};
 use crate::rest_api::{self, Stores};
-use crate::source::Source;
+use crate::source::{Source, SourceError};
 use crate::state::AppState;
 use crate::ws::{self, WsContext};
 
@@ -60,6 +60,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("ksqlDB client: {0}")]
     Ksqldb(#[from] KsqlError),
+    #[error("source: {0}")]
+    Source(#[from] SourceError),
     #[error("Redis client: {0}")]
     Redis(#[from] RedisStoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -94,15 +96,21 @@ impl Application {
         let stats = Arc::new(Stats::default());
         let positions = Arc::new(LatestPositions::new(config.vehicle_ttl()));
         let ingest = Ingest::new(Arc::clone(&positions), Arc::clone(&stats));
+        let mut notice = None;
         // The one place where embedded and full-stack mode differ: which backend answers
         // clicks, and what feeds the table.
         let (table_backend, source, readiness): (Arc<dyn Backend>, Option<Source>, Readiness) =
             match config.ksqldb_url.as_deref() {
-                None => (
-                    Arc::new(EmbeddedBackend::new(Arc::clone(&positions))),
-                    Source::from_config(&config, crate::clock::now_ms()),
-                    Readiness::ready(),
-                ),
+                None => {
+                    let readiness = Readiness::ready();
+                    let choice = Source::choose(&config, &readiness).await?;
+                    notice = choice.notice;
+                    (
+                        Arc::new(EmbeddedBackend::new(Arc::clone(&positions))),
+                        choice.source,
+                        readiness,
+                    )
+                }
                 Some(url) => {
                     let client = KsqlClient::new(url)?;
                     let readiness = Readiness::default();
@@ -144,6 +152,7 @@ impl Application {
             map: MapSettings {
                 tile_url: config.tile_url.clone(),
                 tile_attribution: config.tile_attribution.clone(),
+                notice,
             },
             backend: BackendHandle(Arc::clone(&backend)),
             stores: Stores { primary: backend, table: table_backend, redis },

@@ -10,6 +10,7 @@
 mod geometry;
 mod routes;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::model::TransportMode;
@@ -20,8 +21,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio_util::sync::CancellationToken;
 
+use super::Sink;
 use crate::clock::now_ms;
-use crate::ingest::Ingest;
 use geometry::{bearing_deg, distance_m};
 use routes::{ROUTES, Route};
 
@@ -312,8 +313,8 @@ struct VpFields<'a> {
     occu: u8,
 }
 
-/// Drives `simulator` in real time into `ingest` until `shutdown`.
-pub async fn run(mut simulator: Simulator, ingest: Ingest, shutdown: CancellationToken) {
+/// Drives `simulator` in real time into `sink` until `shutdown`.
+pub async fn run(mut simulator: Simulator, sink: Arc<dyn Sink>, shutdown: CancellationToken) {
     tracing::info!(vehicles = simulator.len(), "Simulator started.");
     let mut interval = tokio::time::interval(SLOT_PERIOD);
     // If the process stalls, skip the missed slots rather than bursting: a real feed does
@@ -330,11 +331,7 @@ pub async fn run(mut simulator: Simulator, ingest: Ingest, shutdown: Cancellatio
         slot = (slot + 1) % SLOTS;
         let now = Instant::now();
         for message in batch.drain(..) {
-            if let Err(error) = ingest.message(&message.topic, &message.payload, now) {
-                // Our own messages should always parse: if one does not, the parser and the
-                // simulator disagree about HFP, which is worth a warning.
-                tracing::warn!(%error, topic = %message.topic, "Simulator produced a message the parser rejects.");
-            }
+            sink.deliver(&message.topic, &message.payload, now).await;
         }
     }
     tracing::info!("Simulator stopped.");

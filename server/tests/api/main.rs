@@ -4,9 +4,12 @@
 mod fake_ksqldb;
 mod helpers;
 mod ksqldb;
+mod mosquitto;
+mod mqtt;
 mod page;
 mod redis;
 mod redis_server;
+mod replay;
 mod rest;
 mod server_fns;
 mod shutdown;

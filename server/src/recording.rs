@@ -1,0 +1,263 @@
+//! The recording format shared by `transit-stream record` and the replay source:
+//! newline-delimited JSON, one received MQTT message per line,
+//!
+//! ```json
+//! {"at_ms":1250,"topic":"/hfp/v2/journey/ongoing/vp/bus/0018/01029/...","payload":"{\"VP\":{...}}"}
+//! ```
+//!
+//! `at_ms` is the receive time in milliseconds since the recording started; `payload` is
+//! the payload as text (HFP payloads are UTF-8 JSON), or `payload_hex` for the rare
+//! payload that is not UTF-8, so a replay hands the parser exactly the recorded bytes.
+//! A path ending in `.gz` is gzip-compressed.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+
+/// One recorded message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub at_ms: u64,
+    pub topic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_hex: Option<String>,
+}
+
+impl Recorded {
+    pub fn new(at_ms: u64, topic: &str, payload: &[u8]) -> Self {
+        match std::str::from_utf8(payload) {
+            Ok(text) => Self {
+                at_ms,
+                topic: topic.to_owned(),
+                payload: Some(text.to_owned()),
+                payload_hex: None,
+            },
+            Err(_) => Self {
+                at_ms,
+                topic: topic.to_owned(),
+                payload: None,
+                payload_hex: Some(payload.iter().map(|b| format!("{b:02x}")).collect()),
+            },
+        }
+    }
+
+    /// The payload bytes as received.
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, RecordingError> {
+        match (&self.payload, &self.payload_hex) {
+            (Some(text), _) => Ok(text.as_bytes().to_vec()),
+            (None, Some(hex)) => decode_hex(hex).ok_or(RecordingError::Hex),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// Why a recording could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("cannot read the recording: {0}")]
+    Io(#[from] io::Error),
+    #[error("line {line}: not a recorded message: {error}")]
+    Line { line: usize, error: serde_json::Error },
+    #[error("a payload_hex value is not hex")]
+    Hex,
+}
+
+/// Opens a recording for reading, decompressing `.gz` files.
+pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+    let file = File::open(path)?;
+    Ok(if is_gzip(path) {
+        Box::new(BufReader::new(GzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    })
+}
+
+/// Reads every message of a recording, in order, stopping at the first bad line.
+pub fn read_all(reader: impl BufRead) -> impl Iterator<Item = Result<Recorded, RecordingError>> {
+    reader.lines().enumerate().filter_map(|(index, line)| match line {
+        Err(error) => Some(Err(error.into())),
+        Ok(line) if line.trim().is_empty() => None,
+        Ok(line) => Some(
+            serde_json::from_str(&line)
+                .map_err(|error| RecordingError::Line { line: index + 1, error }),
+        ),
+    })
+}
+
+fn is_gzip(path: &Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "gz")
+}
+
+/// Writes received messages to a recording.
+///
+/// A std mutex around a buffered writer: `record` is called from one source task, writes
+/// go to a memory buffer almost always, and the recorder is a command-line tool, not the
+/// server, so an occasional blocking flush costs nothing that matters.
+pub struct Recorder {
+    out: Mutex<Box<dyn Write + Send>>,
+    started: Instant,
+}
+
+impl Recorder {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let file = BufWriter::new(File::create(path)?);
+        let out: Box<dyn Write + Send> = if is_gzip(path) {
+            Box::new(GzEncoder::new(file, Compression::default()))
+        } else {
+            Box::new(file)
+        };
+        Ok(Self { out: Mutex::new(out), started: Instant::now() })
+    }
+
+    pub fn record(&self, topic: &str, payload: &[u8], received: Instant) -> io::Result<()> {
+        let at_ms = u64::try_from(received.saturating_duration_since(self.started).as_millis())
+            .unwrap_or(u64::MAX);
+        let mut line = serde_json::to_vec(&Recorded::new(at_ms, topic, payload))?;
+        line.push(b'\n');
+        self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner).write_all(&line)
+    }
+
+    /// Flushes everything (and ends the gzip stream).
+    pub fn finish(self) -> io::Result<()> {
+        let mut out = self.out.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.flush()?;
+        // Dropping a GzEncoder writes its trailer; flush above made sure the data is out.
+        drop(out);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::source::Sink for Recorder {
+    async fn deliver(&self, topic: &str, payload: &[u8], received: Instant) {
+        if let Err(error) = self.record(topic, payload, received) {
+            tracing::error!(%error, "Cannot write the recording.");
+        }
+    }
+}
+
+/// What `transit-stream record` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFrom {
+    /// The live feed (`--mqtt-url`, `--mqtt-topic`).
+    Live,
+    /// The simulator: for fixtures and demos.
+    Simulator,
+}
+
+/// Options of `transit-stream record`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordArgs {
+    /// File to write; a name ending in .gz is compressed.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    #[arg(long, value_enum, default_value_t = RecordFrom::Live)]
+    pub from: RecordFrom,
+    #[arg(long, default_value = "mqtts://mqtt.hsl.fi:8883")]
+    pub mqtt_url: String,
+    #[arg(long, default_value = "/hfp/v2/journey/ongoing/vp/#")]
+    pub mqtt_topic: String,
+    /// Simulated vehicles (with --from simulator).
+    #[arg(long, default_value_t = 100)]
+    pub sim_vehicles: u32,
+    #[arg(long, default_value_t = 2026)]
+    pub sim_seed: u64,
+    /// Stop after this many seconds (default: Ctrl-C).
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
+}
+
+/// Records until the duration passes or `shutdown`.
+pub async fn record(
+    args: RecordArgs,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use crate::source::{mqtt, simulator};
+    let recorder = std::sync::Arc::new(Recorder::create(&args.out)?);
+    let stop = shutdown.child_token();
+    if let Some(seconds) = args.duration_secs {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+            stop.cancel();
+        });
+    }
+    let sink: std::sync::Arc<dyn crate::source::Sink> = recorder.clone();
+    match args.from {
+        RecordFrom::Live => {
+            let source = mqtt::MqttSource {
+                broker: mqtt::Broker::parse(&args.mqtt_url)?,
+                topic_filter: args.mqtt_topic,
+                readiness: crate::readiness::Readiness::default(),
+            };
+            source.run(sink, stop).await;
+        }
+        RecordFrom::Simulator => {
+            let fleet =
+                simulator::Simulator::new(args.sim_vehicles, args.sim_seed, crate::clock::now_ms());
+            simulator::run(fleet, sink, stop).await;
+        }
+    }
+    std::sync::Arc::into_inner(recorder)
+        .ok_or_else(|| anyhow::anyhow!("the recorder is still in use"))?
+        .finish()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_reads_back_exactly_what_was_received_plain_or_gzipped() {
+        let dir = std::env::temp_dir().join(format!("transit-stream-rec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        for name in ["a.ndjson", "a.ndjson.gz"] {
+            let path = dir.join(name);
+            let recorder = Recorder::create(&path).expect("create");
+            let start = recorder.started;
+            recorder.record("/hfp/v2/journey/ongoing/vp/tram/0040/00412/1009/1/Jätkäsaari/08:11/1/4/60;24/19/74/39", br#"{"VP":{"tst":"2026-11-24T06:00:00.000Z"}}"#, start).expect("write");
+            recorder
+                .record(
+                    "/x",
+                    b"\xff\xfe not utf-8",
+                    start + std::time::Duration::from_millis(1_500),
+                )
+                .expect("write");
+            recorder.finish().expect("finish");
+
+            let records: Vec<Recorded> =
+                read_all(open(&path).expect("open")).collect::<Result<_, _>>().expect("valid");
+            assert_eq!(records.len(), 2, "{name}");
+            assert_eq!(records[0].at_ms, 0);
+            assert!(records[0].topic.contains("Jätkäsaari"));
+            assert_eq!(records[1].at_ms, 1_500);
+            assert_eq!(records[1].payload_bytes().expect("hex"), b"\xff\xfe not utf-8");
+        }
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn a_bad_line_is_an_error_with_its_number() {
+        let input = "{\"at_ms\":1,\"topic\":\"/a\",\"payload\":\"x\"}\nnot json\n";
+        let results: Vec<_> = read_all(input.as_bytes()).collect();
+        assert!(results[0].is_ok());
+        assert!(matches!(results[1], Err(RecordingError::Line { line: 2, .. })));
+    }
+}

@@ -1,0 +1,204 @@
+//! The live source: an MQTT subscription to an HFP broker (HSL's public one by default,
+//! `mqtts://mqtt.hsl.fi:8883`), QoS 0, clean session, random client id.
+//!
+//! Clean sessions mean the broker forgets our subscription on every disconnect, so we
+//! subscribe again on every ConnAck. rumqttc reconnects when polled after an error; we
+//! wait with capped, jittered backoff between attempts and report the feed stalled
+//! meanwhile (browsers see it). Repeated deliveries need no extra bookkeeping: the table
+//! ignores a message whose event time it already has, and counts it as a duplicate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use tokio_util::sync::CancellationToken;
+
+use super::Sink;
+use crate::readiness::Readiness;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Larger than any HFP message by far, so an oversized message reaches our parser (which
+/// refuses it with a count) instead of making rumqttc drop the whole connection.
+const MAX_INCOMING_PACKET: usize = 1024 * 1024;
+
+/// Where the broker is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broker {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// Why a broker URL is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("`{0}` is not an MQTT broker URL (mqtt://host:port or mqtts://host:port)")]
+    Url(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+}
+
+impl Broker {
+    /// Parses `mqtt://host[:1883]` or `mqtts://host[:8883]`.
+    pub fn parse(url: &str) -> Result<Self, BrokerError> {
+        let bad = || BrokerError::Url(url.to_owned());
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("mqtt://") {
+            (false, rest)
+        } else {
+            return Err(bad());
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+            None => (rest, if tls { 8883 } else { 1883 }),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(bad());
+        }
+        Ok(Self { host: host.to_owned(), port, tls })
+    }
+
+    /// Client options with a fresh random client id (so two servers never evict each
+    /// other at the broker).
+    pub fn options(&self, client_name: &str) -> Result<MqttOptions, BrokerError> {
+        let id = format!("{client_name}-{:016x}", rand::rng().random::<u64>());
+        let mut options = MqttOptions::new(id, self.host.clone(), self.port);
+        options.set_clean_session(true);
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
+        if self.tls {
+            options.set_transport(Transport::tls_with_config(tls_config()?));
+        }
+        Ok(options)
+    }
+}
+
+/// Rustls with the ring provider and the system's root certificates.
+fn tls_config() -> Result<TlsConfiguration, BrokerError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        // A certificate the store cannot use is skipped; the others still verify.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(BrokerError::Tls("no usable system root certificates".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| BrokerError::Tls(error.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(TlsConfiguration::Rustls(Arc::new(config)))
+}
+
+/// A subscription, ready to run.
+pub struct MqttSource {
+    pub broker: Broker,
+    pub topic_filter: String,
+    pub readiness: Readiness,
+}
+
+impl MqttSource {
+    /// Whether the broker accepts a connection within `timeout`: used to choose the live
+    /// feed over the simulator at start-up.
+    pub async fn probe(broker: &Broker, timeout: Duration) -> Result<(), String> {
+        let options = broker.options("transit-stream-probe").map_err(|e| e.to_string())?;
+        let (client, mut events) = AsyncClient::new(options, 10);
+        let connected = tokio::time::timeout(timeout, async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                    Ok(_) => {}
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+        let _ = client.try_disconnect();
+        connected
+    }
+
+    pub async fn run(self, sink: Arc<dyn Sink>, shutdown: CancellationToken) {
+        let options = match self.broker.options("transit-stream") {
+            Ok(options) => options,
+            Err(error) => {
+                tracing::error!(%error, "The live source cannot start.");
+                return;
+            }
+        };
+        // The request queue only carries our subscribe requests.
+        let (client, mut events) = AsyncClient::new(options, 10);
+        let mut backoff = MIN_BACKOFF;
+        let mut last_error: Option<String> = None;
+        tracing::info!(broker = %self.broker.host, filter = %self.topic_filter, "Live source started.");
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.poll() => event,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    sink.deliver(&publish.topic, &publish.payload, Instant::now()).await;
+                }
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    // Clean session: the broker forgot our subscription; ask again.
+                    if let Err(error) =
+                        client.try_subscribe(self.topic_filter.clone(), QoS::AtMostOnce)
+                    {
+                        tracing::warn!(%error, "Could not queue the subscription.");
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    tracing::info!("Subscribed to the live feed.");
+                    self.readiness.set(true);
+                    backoff = MIN_BACKOFF;
+                    last_error = None;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    self.readiness.set(false);
+                    let text = error.to_string();
+                    if last_error.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(error = %text, "Live feed disconnected; reconnecting.");
+                    }
+                    last_error = Some(text);
+                    let wait = backoff.mul_f64(rand::rng().random_range(0.8..1.2));
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        let _ = client.try_disconnect();
+        tracing::info!("Live source stopped.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_parse_with_default_ports() {
+        assert_eq!(
+            Broker::parse("mqtts://mqtt.hsl.fi:8883").expect("valid"),
+            Broker { host: "mqtt.hsl.fi".into(), port: 8883, tls: true }
+        );
+        assert_eq!(Broker::parse("mqtt://127.0.0.1").expect("valid").port, 1883);
+        assert_eq!(Broker::parse("mqtts://example.org/").expect("valid").port, 8883);
+        for bad in ["", "http://x:1", "mqtt://", "mqtt://host:port", "mqtt://a/b:1", "tcp://x:1883"]
+        {
+            assert!(Broker::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The live MQTT source against a real Mosquitto broker, fed by the `publish` subcommand.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use app::model::{FeedState, ServerFrame};
+use reqwest::StatusCode;
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
+use server::config::SourceKind;
+use server::hfp::RejectKind;
+
+use crate::helpers::{TestApp, WAIT, spawn_app_with, upserted, vehicle, vp_message};
+use crate::mosquitto::Mosquitto;
+
+async fn spawn_live_app(broker: &Mosquitto, topic: &str) -> TestApp {
+    let (url, topic) = (broker.url(), topic.to_owned());
+    spawn_app_with(move |config| {
+        config.source = SourceKind::Live;
+        config.mqtt_url = url;
+        config.mqtt_topic = topic;
+    })
+    .await
+}
+
+async fn ready(app: &TestApp) -> bool {
+    let response = app.http.get(format!("{}/readyz", app.url)).send().await.expect("GET /readyz");
+    response.status() == StatusCode::OK
+}
+
+async fn wait_until_ready(app: &TestApp, wanted: bool) {
+    tokio::time::timeout(WAIT, async {
+        while ready(app).await != wanted {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("readiness changes in time");
+}
+
+/// Runs `transit-stream publish` (the real binary) to completion.
+async fn publish_with_the_subcommand(broker: &Mosquitto, args: &[&str]) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_transit-stream"));
+    command.args(["publish", "--broker", &broker.url()]).args(args);
+    let output =
+        tokio::task::spawn_blocking(move || command.output()).await.expect("joins").expect("runs");
+    assert!(output.status.success(), "publish failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A plain MQTT client for publishing hand-made messages.
+async fn raw_publish(broker: &Mosquitto, messages: Vec<(String, Vec<u8>)>) {
+    let mut options = MqttOptions::new("test-raw-publisher", "127.0.0.1", broker.addr.port());
+    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let (client, mut events) = AsyncClient::new(options, 100);
+    for (topic, payload) in messages {
+        client.publish(topic, QoS::AtMostOnce, false, payload).await.expect("queued");
+    }
+    client.disconnect().await.expect("queued");
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.poll().await.expect("broker reachable");
+            if let Event::Outgoing(Outgoing::Disconnect) = event {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("published in time");
+}
+
+#[tokio::test]
+async fn messages_from_the_publish_subcommand_reach_the_map() {
+    let broker = Mosquitto::start();
+    let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
+    wait_until_ready(&app, true).await;
+    let mut client = app.connect().await;
+    client.next_frame().await;
+
+    let output =
+        publish_with_the_subcommand(&broker, &["--sim-vehicles", "20", "--duration-secs", "2"])
+            .await;
+    assert!(output.contains("published"), "{output}");
+
+    let mut seen = HashSet::new();
+    tokio::time::timeout(WAIT, async {
+        while seen.len() < 20 {
+            if let ServerFrame::Delta { upserts, .. } = client.next_frame().await {
+                seen.extend(upserts.into_iter().map(|m| m.id));
+            }
+        }
+    })
+    .await
+    .expect("all 20 published vehicles reach the map");
+}
+
+#[tokio::test]
+async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() {
+    let mut broker = Mosquitto::start();
+    let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
+    wait_until_ready(&app, true).await;
+    let mut client = app.connect().await;
+    client.next_frame().await;
+
+    broker.kill();
+    wait_until_ready(&app, false).await;
+    // Browsers hear that the feed stalled.
+    client.frame_where(|f| *f == ServerFrame::Status { feed: FeedState::Stalled }).await;
+
+    broker.restart();
+    // Resubscribed after reconnecting: ready again, and messages arrive.
+    wait_until_ready(&app, true).await;
+    let (topic, payload) = vp_message(77, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    raw_publish(&broker, vec![(topic, payload.into_bytes())]).await;
+    client.frame_where(|f| upserted(f, vehicle(77)).is_some()).await;
+}
+
+#[tokio::test]
+async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() {
+    let broker = Mosquitto::start();
+    // Subscribe to everything, so wrong topics reach us too.
+    let app = spawn_live_app(&broker, "#").await;
+    wait_until_ready(&app, true).await;
+    let mut client = app.connect().await;
+    client.next_frame().await;
+
+    let (topic, payload) = vp_message(5, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    let v1_topic = topic.replace("/hfp/v2/", "/hfp/v1/");
+    let (sentinel_topic, sentinel_payload) =
+        vp_message(6, "2026-11-24T06:00:00.000Z", 60.18, 24.95);
+    raw_publish(
+        &broker,
+        vec![
+            (topic.clone(), Vec::new()),
+            (topic.clone(), b"{\"VP\":{\"lat\":60.1,".to_vec()),
+            (topic.clone(), vec![b' '; 100 * 1024]),
+            (v1_topic, payload.clone().into_bytes()),
+            ("weather/helsinki".to_owned(), b"{\"temp\":-3}".to_vec()),
+            (topic.clone(), payload.clone().into_bytes()),
+            // A repeated delivery: ignored by event time, counted.
+            (topic, payload.into_bytes()),
+            // A last valid message: MQTT keeps order, so once it is on the map every
+            // message before it has been handled.
+            (sentinel_topic, sentinel_payload.into_bytes()),
+        ],
+    )
+    .await;
+    client.frame_where(|f| upserted(f, vehicle(6)).is_some()).await;
+    assert_eq!(app.stats.upserts_duplicate.get(), 1);
+
+    assert_eq!(app.stats.rejected(RejectKind::Json).get(), 2);
+    assert_eq!(app.stats.rejected(RejectKind::TooLarge).get(), 1);
+    assert_eq!(app.stats.rejected(RejectKind::Topic).get(), 2);
+    assert_eq!(app.stats.upserts_inserted.get(), 2);
+    assert!(ready(&app).await, "bad messages did not cost the subscription");
+}

@@ -1,0 +1,138 @@
+//! Replays of a recording: into the map, deterministically, and through a real broker.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use app::model::VehicleId;
+use async_trait::async_trait;
+use server::config::SourceKind;
+use server::source::Sink;
+use server::source::replay::Replay;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{TestApp, WAIT, spawn_app_with};
+use crate::mosquitto::Mosquitto;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/replay/simulator-30-vehicles-10s.ndjson.gz")
+}
+
+/// The vehicles with a position in the fixture, read with the same parser as the server.
+fn vehicles_in_fixture() -> (usize, HashSet<VehicleId>) {
+    let source = server::recording::open(&fixture()).expect("fixture opens");
+    let mut messages = 0;
+    let mut ids = HashSet::new();
+    for record in server::recording::read_all(source) {
+        let record = record.expect("fixture lines are valid");
+        messages += 1;
+        let payload = record.payload_bytes().expect("payload");
+        if let Some(position) =
+            server::hfp::parse(&record.topic, &payload).ok().and_then(|m| m.position())
+        {
+            ids.insert(position.id);
+        }
+    }
+    (messages, ids)
+}
+
+async fn vehicle_count(app: &TestApp) -> usize {
+    let list: serde_json::Value = app
+        .http
+        .get(format!("{}/api/vehicles", app.url))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    list["vehicles"].as_array().map_or(0, Vec::len)
+}
+
+async fn wait_for_vehicles(app: &TestApp, expected: usize) {
+    tokio::time::timeout(WAIT, async {
+        while vehicle_count(app).await != expected {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the replayed fleet arrives");
+}
+
+#[tokio::test]
+async fn a_replay_puts_every_recorded_vehicle_on_the_map() {
+    let (messages, ids) = vehicles_in_fixture();
+    assert!(ids.len() >= 25, "the fixture has a fleet: {}", ids.len());
+    let app = spawn_app_with(|config| {
+        config.source = SourceKind::Replay;
+        config.replay_file = Some(fixture());
+        config.replay_speed = 0.0;
+    })
+    .await;
+    wait_for_vehicles(&app, ids.len()).await;
+    assert_eq!(app.stats.messages_received.get(), messages as u64);
+}
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<(String, Vec<u8>)>>);
+
+#[async_trait]
+impl Sink for Collect {
+    async fn deliver(&self, topic: &str, payload: &[u8], _received: Instant) {
+        self.0.lock().expect("not poisoned").push((topic.to_owned(), payload.to_vec()));
+    }
+}
+
+#[tokio::test]
+async fn the_same_recording_replays_to_the_same_messages() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let sink = Arc::new(Collect::default());
+        let replay = Replay { path: fixture(), speed: None, looping: false };
+        let delivered = replay.run(sink.clone(), CancellationToken::new()).await.expect("replays");
+        let messages =
+            Arc::into_inner(sink).expect("sole owner").0.into_inner().expect("not poisoned");
+        assert_eq!(delivered as usize, messages.len());
+        runs.push(messages);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0].len(), vehicles_in_fixture().0);
+}
+
+#[tokio::test]
+async fn a_published_replay_reaches_the_map_through_a_real_broker() {
+    let broker = Mosquitto::start();
+    let url = broker.url();
+    let app = spawn_app_with(move |config| {
+        config.source = SourceKind::Live;
+        config.mqtt_url = url;
+    })
+    .await;
+    tokio::time::timeout(WAIT, async {
+        while !app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .expect("GET")
+            .status()
+            .is_success()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("subscribed");
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_transit-stream"));
+    command
+        .args(["publish", "--broker", &broker.url(), "--replay-speed", "0", "--replay-file"])
+        .arg(fixture());
+    let output =
+        tokio::task::spawn_blocking(move || command.output()).await.expect("joins").expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    wait_for_vehicles(&app, vehicles_in_fixture().1.len()).await;
+}
