@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use clap::Args;
-use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Outgoing, QoS};
 use tokio_util::sync::CancellationToken;
 
 use crate::source::mqtt::Broker;
@@ -72,18 +72,9 @@ pub async fn run(args: PublishArgs, shutdown: CancellationToken) -> Result<u64, 
     let broker = Broker::parse(&args.broker)?;
     let (client, mut events) = AsyncClient::new(broker.options("transit-stream-publisher")?, 1_000);
     // Connect first, so an unreachable broker is one clear error, not a silent queue.
-    let connected = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
-                Ok(_) => {}
-                Err(error) => return Err(error.to_string()),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err("no answer within 10 s".into()));
-    connected.map_err(PublishError::Connect)?;
+    crate::source::mqtt::connect(&mut events, Duration::from_secs(10))
+        .await
+        .map_err(PublishError::Connect)?;
 
     // The event loop sends what the client queues; it runs until the disconnect is out.
     let pump = tokio::spawn(async move {

@@ -98,6 +98,21 @@ fn tls_config() -> Result<TlsConfiguration, BrokerError> {
     Ok(TlsConfiguration::Rustls(Arc::new(config)))
 }
 
+/// Polls a fresh event loop until the broker accepts the connection, or says why not.
+pub async fn connect(events: &mut rumqttc::EventLoop, timeout: Duration) -> Result<(), String> {
+    tokio::time::timeout(timeout, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
+
 /// A subscription, ready to run.
 pub struct MqttSource {
     pub broker: Broker,
@@ -111,17 +126,7 @@ impl MqttSource {
     pub async fn probe(broker: &Broker, timeout: Duration) -> Result<(), String> {
         let options = broker.options("transit-stream-probe").map_err(|e| e.to_string())?;
         let (client, mut events) = AsyncClient::new(options, 10);
-        let connected = tokio::time::timeout(timeout, async {
-            loop {
-                match events.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
-                    Ok(_) => {}
-                    Err(error) => return Err(error.to_string()),
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+        let connected = connect(&mut events, timeout).await;
         let _ = client.try_disconnect();
         connected
     }

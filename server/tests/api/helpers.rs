@@ -86,6 +86,26 @@ impl TestApp {
             .expect("POST /api/vehicle")
     }
 
+    /// Waits until `/readyz` says `ready` (or not).
+    pub async fn wait_until_ready(&self, ready: bool) {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let response = self
+                    .http
+                    .get(format!("{}/readyz", self.url))
+                    .send()
+                    .await
+                    .expect("GET /readyz");
+                if response.status().is_success() == ready {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("readiness changes in time");
+    }
+
     /// `n` clients, each past its initial snapshot.
     pub async fn connect_many(&self, n: usize) -> Vec<WsClient> {
         let mut clients = Vec::with_capacity(n);

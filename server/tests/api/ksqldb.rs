@@ -31,21 +31,6 @@ fn marker_of(frame: &ServerFrame, wanted: VehicleId) -> Option<(f64, f64)> {
     markers.iter().find(|m| m.id == wanted).map(|m| (m.lat, m.lon))
 }
 
-async fn wait_ready(app: &TestApp) {
-    tokio::time::timeout(crate::helpers::WAIT, async {
-        loop {
-            let response =
-                app.http.get(format!("{}/readyz", app.url)).send().await.expect("GET /readyz");
-            if response.status() == StatusCode::OK {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the server becomes ready");
-}
-
 async fn position_of(client: &mut WsClient, wanted: VehicleId, expected: (f64, f64)) {
     client.frame_where(|frame| marker_of(frame, wanted) == Some(expected)).await;
 }
@@ -56,7 +41,7 @@ async fn the_map_starts_from_the_table_snapshot_and_follows_the_push_query() {
     fake.upsert(row("0040/00412", 60.17, 24.94, fresh(1_000))).await;
     fake.upsert(row("0040/00413", 60.18, 24.95, fresh(1_000))).await;
     let app = spawn_app_on(&fake).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
 
     let mut client = app.connect().await;
     let ServerFrame::Snapshot { vehicles, .. } = client.next_frame().await else {
@@ -83,7 +68,7 @@ async fn vehicles_last_heard_of_long_ago_stay_off_the_map() {
     fake.upsert(row("0040/00001", 60.17, 24.94, fresh(-24 * 3_600_000))).await;
     fake.upsert(row("0040/00002", 60.18, 24.95, fresh(0))).await;
     let app = spawn_app_on(&fake).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     let mut client = app.connect().await;
     let ServerFrame::Snapshot { vehicles, .. } = client.next_frame().await else {
         panic!("snapshot first")
@@ -98,7 +83,7 @@ async fn vehicles_last_heard_of_long_ago_stay_off_the_map() {
 async fn every_browser_shares_one_upstream_push_query() {
     let fake = FakeKsqldb::start().await;
     let app = spawn_app_on(&fake).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     let _clients = app.connect_many(5).await;
     assert_eq!(fake.push_queries_opened(), 1);
     assert_eq!(fake.open_push_queries(), 1);
@@ -155,7 +140,7 @@ async fn a_dropped_push_stream_is_reopened_and_the_map_resynced() {
     fake.upsert(row("0040/00001", 60.17, 24.94, fresh(1_000))).await;
     fake.upsert(row("0040/00002", 60.18, 24.95, fresh(1_000))).await;
     let app = spawn_app_on(&fake).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     let mut client = app.connect().await;
     client.next_frame().await;
 
@@ -181,13 +166,13 @@ async fn a_dropped_push_stream_is_reopened_and_the_map_resynced() {
 async fn an_error_in_the_middle_of_the_stream_reconnects_too() {
     let fake = FakeKsqldb::start().await;
     let app = spawn_app_on(&fake).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     let mut client = app.connect().await;
     client.next_frame().await;
 
     fake.fail_push_queries().await;
     eventually("a second push query", || fake.push_queries_opened() == 2).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     fake.upsert(row("0040/00005", 60.2, 24.9, fresh(2_000))).await;
     position_of(&mut client, id("0040/00005"), (60.2, 24.9)).await;
     assert_eq!(fake.open_push_queries(), 1);
@@ -216,7 +201,7 @@ async fn a_ksqldb_that_starts_late_leaves_the_server_up_and_not_ready_until_it_c
 
     let fake = FakeKsqldb::start_on(addr).await;
     fake.upsert(row("0040/00412", 60.17, 24.94, fresh(1_000))).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     client.frame_where(|frame| *frame == ServerFrame::Status { feed: FeedState::Live }).await;
     position_of(&mut client, id("0040/00412"), (60.17, 24.94)).await;
 
@@ -244,7 +229,7 @@ async fn a_failing_pull_query_is_a_clear_unavailable_for_the_browser() {
 async fn shutdown_closes_the_upstream_push_query() {
     let fake = FakeKsqldb::start().await;
     let app = spawn_app_on(&fake).await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     assert_eq!(fake.open_push_queries(), 1);
     app.stop().await.expect("stops");
     assert_eq!(fake.closed_queries().len(), 1, "{:?}", fake.closed_queries());
@@ -260,7 +245,7 @@ async fn the_statements_are_applied_at_start_up_when_asked() {
         config.ksqldb_apply_statements = true;
     })
     .await;
-    wait_ready(&app).await;
+    app.wait_until_ready(true).await;
     let statements = fake.statements_received();
     assert_eq!(statements.len(), 1);
     assert!(statements[0].contains("CREATE TABLE IF NOT EXISTS VEHICLE_LATEST"));

@@ -1,7 +1,6 @@
 //! The live MQTT source against a real Mosquitto broker, fed by the `publish` subcommand.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use app::model::{FeedState, ServerFrame};
 use reqwest::StatusCode;
@@ -25,16 +24,6 @@ async fn spawn_live_app(broker: &Mosquitto, topic: &str) -> TestApp {
 async fn ready(app: &TestApp) -> bool {
     let response = app.http.get(format!("{}/readyz", app.url)).send().await.expect("GET /readyz");
     response.status() == StatusCode::OK
-}
-
-async fn wait_until_ready(app: &TestApp, wanted: bool) {
-    tokio::time::timeout(WAIT, async {
-        while ready(app).await != wanted {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("readiness changes in time");
 }
 
 /// Runs `transit-stream publish` (the real binary) to completion.
@@ -72,7 +61,7 @@ async fn raw_publish(broker: &Mosquitto, messages: Vec<(String, Vec<u8>)>) {
 async fn messages_from_the_publish_subcommand_reach_the_map() {
     let broker = Mosquitto::start();
     let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
-    wait_until_ready(&app, true).await;
+    app.wait_until_ready(true).await;
     let mut client = app.connect().await;
     client.next_frame().await;
 
@@ -97,18 +86,18 @@ async fn messages_from_the_publish_subcommand_reach_the_map() {
 async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() {
     let mut broker = Mosquitto::start();
     let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
-    wait_until_ready(&app, true).await;
+    app.wait_until_ready(true).await;
     let mut client = app.connect().await;
     client.next_frame().await;
 
     broker.kill();
-    wait_until_ready(&app, false).await;
+    app.wait_until_ready(false).await;
     // Browsers hear that the feed stalled.
     client.frame_where(|f| *f == ServerFrame::Status { feed: FeedState::Stalled }).await;
 
     broker.restart();
     // Resubscribed after reconnecting: ready again, and messages arrive.
-    wait_until_ready(&app, true).await;
+    app.wait_until_ready(true).await;
     let (topic, payload) = vp_message(77, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     raw_publish(&broker, vec![(topic, payload.into_bytes())]).await;
     client.frame_where(|f| upserted(f, vehicle(77)).is_some()).await;
@@ -119,7 +108,7 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
     let broker = Mosquitto::start();
     // Subscribe to everything, so wrong topics reach us too.
     let app = spawn_live_app(&broker, "#").await;
-    wait_until_ready(&app, true).await;
+    app.wait_until_ready(true).await;
     let mut client = app.connect().await;
     client.next_frame().await;
 

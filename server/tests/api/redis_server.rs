@@ -2,58 +2,40 @@
 //! without persistence, stopped when dropped.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
-pub struct RedisServer {
-    pub addr: SocketAddr,
-    child: Option<Child>,
-}
+use crate::daemon::Daemon;
+
+pub struct RedisServer(Daemon);
 
 impl RedisServer {
     pub fn start() -> Self {
-        let addr =
-            TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr");
-        let mut server = Self { addr, child: None };
-        server.restart();
+        let server = Self(Daemon::start("redis-server", |port| {
+            ["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"]
+                .map(str::to_owned)
+                .to_vec()
+        }));
+        assert!(server.answers_ping());
         server
     }
 
     /// `redis://` URL of database `db`.
     pub fn url(&self, db: u8) -> String {
-        format!("redis://{}/{db}", self.addr)
+        format!("redis://{}/{db}", self.0.addr)
     }
 
-    /// Kills the server without warning, as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.kill();
     }
 
-    /// Starts it (again) on the same port and waits until it answers PING.
     pub fn restart(&mut self) {
-        self.kill();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.addr.port().to_string()])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test.sh installs it)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers_ping() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            // Polling the condition itself; the interval only spares the CPU.
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.0.restart();
+        assert!(self.answers_ping());
     }
 
     fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(self.addr) else { return false };
+        let Ok(mut stream) = TcpStream::connect(self.0.addr) else { return false };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0_u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
@@ -63,7 +45,7 @@ impl RedisServer {
 
     /// Runs one command with redis-cli-like simplicity over RESP, for test set-up.
     pub fn command(&self, db: u8, args: &[&str]) {
-        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        let mut stream = TcpStream::connect(self.0.addr).expect("connect");
         let mut request = Vec::new();
         for command in [&["SELECT", &db.to_string()][..], args] {
             request.extend(format!("*{}\r\n", command.len()).bytes());
@@ -89,11 +71,5 @@ impl RedisServer {
             "{}",
             String::from_utf8_lossy(&reply)
         );
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
     }
 }

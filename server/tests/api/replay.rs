@@ -136,3 +136,41 @@ async fn a_published_replay_reaches_the_map_through_a_real_broker() {
 
     wait_for_vehicles(&app, vehicles_in_fixture().1.len()).await;
 }
+
+/// Counts deliveries and restarts, and stops the replay after `stop_after` messages.
+struct Counting {
+    delivered: std::sync::atomic::AtomicUsize,
+    restarts: std::sync::atomic::AtomicUsize,
+    stop_after: usize,
+    stop: CancellationToken,
+}
+
+#[async_trait]
+impl Sink for Counting {
+    async fn deliver(&self, _topic: &str, _payload: &[u8], _received: Instant) {
+        let delivered = self.delivered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if delivered >= self.stop_after {
+            self.stop.cancel();
+        }
+    }
+
+    fn restart(&self) {
+        self.restarts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_looping_replay_starts_over_and_clears_the_previous_pass() {
+    let per_pass = vehicles_in_fixture().0;
+    let stop = CancellationToken::new();
+    let sink = Arc::new(Counting {
+        delivered: Default::default(),
+        restarts: Default::default(),
+        stop_after: per_pass * 2 + 10,
+        stop: stop.clone(),
+    });
+    let replay = Replay { path: fixture(), speed: None, looping: true };
+    replay.run(sink.clone(), stop).await.expect("replays");
+    assert_eq!(sink.restarts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(sink.delivered.load(std::sync::atomic::Ordering::SeqCst) >= per_pass * 2 + 10);
+}

@@ -1,0 +1,58 @@
+//! A real server program the tests start on a free loopback port, kill and restart on the
+//! same port, and stop when dropped: the common part of `redis_server` and `mosquitto`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Daemon {
+    pub addr: SocketAddr,
+    program: &'static str,
+    args: fn(u16) -> Vec<String>,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts `program` with `args(port)` and waits until its port accepts connections.
+    pub fn start(program: &'static str, args: fn(u16) -> Vec<String>) -> Self {
+        let addr =
+            TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr");
+        let mut daemon = Self { addr, program, args, child: None };
+        daemon.restart();
+        daemon
+    }
+
+    /// Kills it without warning, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port and waits until the port accepts connections.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new(self.program)
+            .args((self.args)(self.addr.port()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("{} must be installed (scripts/test.sh installs it): {error}", self.program)
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(self.addr).is_err() {
+            assert!(Instant::now() < deadline, "{} did not start", self.program);
+            // Polling the condition itself; the interval only spares the CPU.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
