@@ -110,13 +110,16 @@ async fn when_redis_dies_lookups_fail_fast_and_recover_when_it_returns() {
     redis.restart();
     redis.command(DB, &["SET", "0022/00001", &value(60.22, 2)]);
     // The same store, no restart of ours: the connection manager reconnects.
-    let mut recovered = None;
-    for _ in 0..50 {
-        if let Ok(found) = store.vehicle(id).await {
-            recovered = found;
-            break;
+    let recovered = tokio::time::timeout(crate::helpers::WAIT, async {
+        loop {
+            if let Ok(found) = store.vehicle(id).await {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-    }
+    })
+    .await
+    .expect("Redis answers again");
     assert_eq!(recovered.map(|p| p.lat), Some(60.22));
 }
 
