@@ -44,7 +44,7 @@ pub struct PublishArgs {
 pub enum PublishError {
     #[error(transparent)]
     Broker(#[from] crate::source::mqtt::BrokerError),
-    #[error("cannot connect to the broker: {0}")]
+    #[error("MQTT broker: {0}")]
     Connect(String),
     #[error(transparent)]
     Replay(#[from] crate::recording::RecordingError),

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode, TlsConfiguration, Transport,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::Sink;
@@ -160,6 +162,16 @@ impl MqttSource {
                     {
                         tracing::warn!(%error, "Could not queue the subscription.");
                     }
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack)))
+                    if ack
+                        .return_codes
+                        .iter()
+                        .any(|code| matches!(code, SubscribeReasonCode::Failure)) =>
+                {
+                    // Not ready, and loudly: reconnecting would not change the broker's mind.
+                    tracing::error!(filter = %self.topic_filter, "The broker refused the subscription.");
+                    self.readiness.set(false);
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
                     tracing::info!("Subscribed to the live feed.");
