@@ -43,7 +43,7 @@ if [[ "${1:-}" == "--test" ]]; then
   fi
 
   missing=()
-  for package in chromium redis-server mosquitto; do
+  for package in chromium redis-server mosquitto openssl; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$package")
     fi

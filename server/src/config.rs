@@ -33,6 +33,10 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_MQTT_URL", default_value = "mqtts://mqtt.hsl.fi:8883")]
     pub mqtt_url: String,
 
+    /// Extra CA certificates (PEM) to trust for an mqtts:// broker, besides the system's.
+    #[arg(long, env = "TRANSIT_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+
     /// Topic filter of the live feed (default: vehicle positions of every mode).
     #[arg(long, env = "TRANSIT_MQTT_TOPIC", default_value = "/hfp/v2/journey/ongoing/vp/#")]
     pub mqtt_topic: String,
@@ -210,6 +214,7 @@ impl Config {
             source: SourceKind::Simulator,
             mqtt_url: "mqtts://mqtt.hsl.fi:8883".to_owned(),
             mqtt_topic: "/hfp/v2/journey/ongoing/vp/#".to_owned(),
+            mqtt_ca_file: None,
             live_probe_secs: 5,
             replay_file: None,
             replay_speed: 1.0,

@@ -81,6 +81,10 @@ impl Source {
                 crate::clock::now_ms(),
             ))
         };
+        let broker = || {
+            mqtt::Broker::parse(&config.mqtt_url)
+                .map(|broker| broker.with_extra_ca(config.mqtt_ca_file.clone()))
+        };
         let live = |broker| {
             // Not ready until subscribed: browsers are told the feed is stalled meanwhile.
             readiness.set(false);
@@ -100,9 +104,9 @@ impl Source {
                     looping: config.replay_loop,
                 })
             }),
-            SourceKind::Live => Some(live(mqtt::Broker::parse(&config.mqtt_url)?)),
+            SourceKind::Live => Some(live(broker()?)),
             SourceKind::Auto => {
-                let broker = mqtt::Broker::parse(&config.mqtt_url)?;
+                let broker = broker()?;
                 let timeout = Duration::from_secs(config.live_probe_secs);
                 match mqtt::MqttSource::probe(&broker, timeout).await {
                     Ok(()) => {

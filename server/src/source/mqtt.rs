@@ -31,6 +31,8 @@ pub struct Broker {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+    /// PEM file of CA certificates trusted besides the system's (a private broker).
+    pub extra_ca: Option<std::path::PathBuf>,
 }
 
 /// Why a broker URL is unusable.
@@ -61,7 +63,13 @@ impl Broker {
         if host.is_empty() || host.contains('/') {
             return Err(bad());
         }
-        Ok(Self { host: host.to_owned(), port, tls })
+        Ok(Self { host: host.to_owned(), port, tls, extra_ca: None })
+    }
+
+    /// Also trusts the CA certificates in `path` (PEM).
+    pub fn with_extra_ca(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.extra_ca = path;
+        self
     }
 
     /// Client options with a fresh random client id (so two servers never evict each
@@ -73,19 +81,33 @@ impl Broker {
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
         if self.tls {
-            options.set_transport(Transport::tls_with_config(tls_config()?));
+            options
+                .set_transport(Transport::tls_with_config(tls_config(self.extra_ca.as_deref())?));
         }
         Ok(options)
     }
 }
 
-/// Rustls with the ring provider and the system's root certificates.
-fn tls_config() -> Result<TlsConfiguration, BrokerError> {
+/// Rustls with the ring provider, the system's root certificates and any extra CA.
+fn tls_config(extra_ca: Option<&std::path::Path>) -> Result<TlsConfiguration, BrokerError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         // A certificate the store cannot use is skipped; the others still verify.
         let _ = roots.add(cert);
+    }
+    if let Some(path) = extra_ca {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|error| BrokerError::Tls(format!("{}: {error}", path.display())))?;
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|error| BrokerError::Tls(format!("{}: {error}", path.display())))?;
+        }
     }
     if roots.is_empty() {
         return Err(BrokerError::Tls("no usable system root certificates".into()));
@@ -209,7 +231,7 @@ mod tests {
     fn broker_urls_parse_with_default_ports() {
         assert_eq!(
             Broker::parse("mqtts://mqtt.hsl.fi:8883").expect("valid"),
-            Broker { host: "mqtt.hsl.fi".into(), port: 8883, tls: true }
+            Broker { host: "mqtt.hsl.fi".into(), port: 8883, tls: true, extra_ca: None }
         );
         assert_eq!(Broker::parse("mqtt://127.0.0.1").expect("valid").port, 1883);
         assert_eq!(Broker::parse("mqtts://example.org/").expect("valid").port, 8883);

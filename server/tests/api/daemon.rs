@@ -8,16 +8,18 @@ use std::time::{Duration, Instant};
 pub struct Daemon {
     pub addr: SocketAddr,
     program: &'static str,
-    args: fn(u16) -> Vec<String>,
+    args: Box<dyn Fn(u16) -> Vec<String> + Send>,
     child: Option<Child>,
 }
 
 impl Daemon {
     /// Starts `program` with `args(port)` and waits until its port accepts connections.
-    pub fn start(program: &'static str, args: fn(u16) -> Vec<String>) -> Self {
-        let addr =
-            TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr");
-        let mut daemon = Self { addr, program, args, child: None };
+    pub fn start(
+        program: &'static str,
+        args: impl Fn(u16) -> Vec<String> + Send + 'static,
+    ) -> Self {
+        let addr = free_port();
+        let mut daemon = Self { addr, program, args: Box::new(args), child: None };
         daemon.restart();
         daemon
     }
@@ -49,6 +51,11 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// A loopback address no one listens on (yet).
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr")
 }
 
 impl Drop for Daemon {

@@ -1,9 +1,12 @@
 //! A real Mosquitto broker (Debian's, installed by the test command) on a free loopback
 //! port. `-p` alone runs it in local-only mode: loopback, anonymous, no persistence.
 
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, free_port};
 
 pub struct Mosquitto(Daemon);
 
@@ -14,6 +17,84 @@ impl Mosquitto {
 
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.0.addr)
+    }
+
+    /// A broker with a TLS listener (its address is `addr`, certificate from `pki`) and a
+    /// plain one (returned) for test publishers.
+    pub fn start_tls(pki: &TestPki) -> (Self, SocketAddr) {
+        let plain = free_port();
+        let config = pki.dir.join("mosquitto.conf");
+        let (cert, key, ca) = (pki.dir.join("server.pem"), pki.dir.join("server.key"), pki.ca());
+        let broker = Daemon::start("mosquitto", move |port| {
+            let text = format!(
+                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+                 listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n\
+                 listener {} 127.0.0.1\n",
+                ca.display(),
+                cert.display(),
+                key.display(),
+                plain.port(),
+            );
+            std::fs::write(&config, text).expect("write mosquitto.conf");
+            vec!["-c".into(), config.display().to_string()]
+        });
+        (Self(broker), plain)
+    }
+}
+
+/// A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+pub struct TestPki {
+    pub dir: PathBuf,
+}
+
+impl TestPki {
+    pub fn create(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("transit-stream-pki-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let run = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key"]
+            .into_iter()
+            .chain(["-out", "ca.pem", "-days", "2", "-subj", "/CN=transit-stream test CA"])
+            .collect::<Vec<_>>());
+        run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out"]
+            .into_iter()
+            .chain(["server.csr", "-subj", "/CN=127.0.0.1"])
+            .collect::<Vec<_>>());
+        std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("san.cnf");
+        run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key"]
+            .into_iter()
+            .chain(["-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf"])
+            .collect::<Vec<_>>());
+        // Mosquitto may drop to its own user: let it read this test-only key.
+        make_readable(&dir.join("server.key"));
+        Self { dir }
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+}
+
+fn make_readable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -9,7 +9,9 @@ use server::config::SourceKind;
 use server::hfp::RejectKind;
 
 use crate::helpers::{TestApp, WAIT, spawn_app_with, upserted, vehicle, vp_message};
-use crate::mosquitto::Mosquitto;
+use crate::mosquitto::{Mosquitto, TestPki};
+use server::source::mqtt::{Broker, MqttSource};
+use std::time::Duration;
 
 async fn spawn_live_app(broker: &Mosquitto, topic: &str) -> TestApp {
     let (url, topic) = (broker.url(), topic.to_owned());
@@ -38,7 +40,11 @@ async fn publish_with_the_subcommand(broker: &Mosquitto, args: &[&str]) -> Strin
 
 /// A plain MQTT client for publishing hand-made messages.
 async fn raw_publish(broker: &Mosquitto, messages: Vec<(String, Vec<u8>)>) {
-    let mut options = MqttOptions::new("test-raw-publisher", "127.0.0.1", broker.addr.port());
+    raw_publish_to(broker.addr.port(), messages).await;
+}
+
+async fn raw_publish_to(port: u16, messages: Vec<(String, Vec<u8>)>) {
+    let mut options = MqttOptions::new("test-raw-publisher", "127.0.0.1", port);
     options.set_max_packet_size(1024 * 1024, 1024 * 1024);
     let (client, mut events) = AsyncClient::new(options, 100);
     for (topic, payload) in messages {
@@ -141,4 +147,33 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
     assert_eq!(app.stats.rejected(RejectKind::Topic).get(), 2);
     assert_eq!(app.stats.upserts_inserted.get(), 2);
     assert!(ready(&app).await, "bad messages did not cost the subscription");
+}
+
+#[tokio::test]
+async fn the_live_source_speaks_tls_and_trusts_only_known_certificates() {
+    let pki = TestPki::create("live");
+    let (broker, plain) = Mosquitto::start_tls(&pki);
+    let tls_url = format!("mqtts://{}", broker.addr);
+
+    // Without our CA the broker's certificate is refused; with it, the handshake succeeds.
+    let unknown = Broker::parse(&tls_url).expect("valid URL");
+    let refused = MqttSource::probe(&unknown, Duration::from_secs(5)).await.expect_err("untrusted");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    let trusted = unknown.with_extra_ca(Some(pki.ca()));
+    MqttSource::probe(&trusted, Duration::from_secs(5)).await.expect("trusted");
+
+    let ca = pki.ca();
+    let app = spawn_app_with(move |config| {
+        config.source = SourceKind::Live;
+        config.mqtt_url = tls_url;
+        config.mqtt_ca_file = Some(ca);
+    })
+    .await;
+    app.wait_until_ready(true).await;
+    let mut client = app.connect().await;
+    client.next_frame().await;
+
+    let (topic, payload) = vp_message(9, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    raw_publish_to(plain.port(), vec![(topic, payload.into_bytes())]).await;
+    client.frame_where(|f| upserted(f, vehicle(9)).is_some()).await;
 }
