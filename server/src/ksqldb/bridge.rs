@@ -56,7 +56,11 @@ impl Bridge {
         let mut last_error: Option<String> = None;
         loop {
             if !statements_applied {
-                match self.client.execute(sql::PIPELINE).await {
+                let applied = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    applied = self.client.execute(sql::PIPELINE) => applied,
+                };
+                match applied {
                     Ok(()) => {
                         tracing::info!("Applied the ksqlDB statements.");
                         statements_applied = true;
@@ -72,6 +76,11 @@ impl Bridge {
             } else {
                 End::StreamEnded
             };
+            // A session that got as far as serving data ends the previous run of failures:
+            // the next one is news again and is logged as a warning.
+            if self.readiness.is_ready() {
+                last_error = None;
+            }
             self.readiness.set(false);
             match end {
                 End::Shutdown => break,

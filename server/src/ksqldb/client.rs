@@ -22,6 +22,9 @@ const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
 /// the click that waits for it should get an answer.
 const PULL_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Creating streams and tables starts Kafka Streams topologies: slower than a query, but
+/// a statement that takes longer than this is stuck.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A full table scan at HSL's peak is well under 2 MB; a pull answer far larger than that
 /// is not our table, and is refused rather than held in memory.
 const MAX_PULL_BYTES: usize = 64 * 1024 * 1024;
@@ -43,6 +46,8 @@ pub enum KsqlError {
     NoHeader,
     #[error("the pull query answer exceeds {MAX_PULL_BYTES} bytes")]
     TooLarge,
+    #[error("ksqlDB did not start answering within {PULL_TIMEOUT:?}")]
+    Timeout,
     #[error("{0} is not a ksqlDB base URL (http://host:port)")]
     BadUrl(String),
 }
@@ -105,6 +110,7 @@ impl KsqlClient {
         let response = self
             .http
             .post(self.url("/ksql"))
+            .timeout(STATEMENT_TIMEOUT)
             .header(ACCEPT, "application/vnd.ksql.v1+json")
             .json(&body)
             .send()
@@ -157,7 +163,11 @@ impl KsqlClient {
 
     /// Starts a push query; rows come from [`PushQuery::next`].
     pub async fn push(&self, sql: &str) -> Result<PushQuery, KsqlError> {
-        let response = check(self.query(sql).send().await?).await?;
+        // Only the start is bounded: the stream itself lasts as long as the query.
+        let sent = tokio::time::timeout(PULL_TIMEOUT, self.query(sql).send())
+            .await
+            .map_err(|_| KsqlError::Timeout)??;
+        let response = check(sent).await?;
         let mut query = PushQuery {
             query_id: None,
             columns: None,
@@ -166,7 +176,9 @@ impl KsqlClient {
             frames: VecDeque::new(),
             ended: false,
         };
-        let header = query.header().await?;
+        let header = tokio::time::timeout(PULL_TIMEOUT, query.header())
+            .await
+            .map_err(|_| KsqlError::Timeout)??;
         query.query_id = header.query_id.clone();
         query.columns = Some(Columns::from_header(&header)?);
         Ok(query)
