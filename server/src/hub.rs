@@ -9,10 +9,10 @@
 //! [`BROADCAST_CAPACITY`] frames, and a client that falls further behind gets a fresh
 //! snapshot instead of a growing backlog.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use app::model::{FeedState, ServerFrame};
 use axum::extract::ws::Utf8Bytes;
@@ -78,6 +78,17 @@ impl Hub {
         (!self.announced_live.load(Ordering::Relaxed)).then(|| status_frame(FeedState::Stalled))
     }
 
+    /// A client's feed: the snapshot, the stalled status if any, then every later frame,
+    /// resynced from a snapshot whenever the client falls behind. Every live transport
+    /// (`/ws`, `/api/stream`) sends exactly what this yields.
+    pub fn follow(self: &Arc<Self>) -> Subscription {
+        let (snapshot, deltas) = self.subscribe();
+        let seq = snapshot.seq;
+        let mut pending = VecDeque::from([snapshot]);
+        pending.extend(self.stalled_status());
+        Subscription { hub: Arc::clone(self), deltas, seq, pending }
+    }
+
     /// Subscribes a client: the receiver for deltas and the snapshot to start from.
     ///
     /// The receiver is created *before* the snapshot is taken, so every delta published
@@ -104,7 +115,8 @@ impl Hub {
 
     /// One tick: expire, drain and publish the changes as a single shared frame.
     pub fn tick(&self, now: Instant) {
-        // Only the ticker changes `announced_live`, so a plain load/store pair is enough.
+        // Only the ticker writes `announced_live`; the swap reads the previous announcement
+        // and records the new one in one step.
         let live = self.readiness.is_ready();
         if live != self.announced_live.swap(live, Ordering::Relaxed) {
             let feed = if live { FeedState::Live } else { FeedState::Stalled };
@@ -143,6 +155,44 @@ impl Hub {
             }
         }
         tracing::debug!("Hub stopped.");
+    }
+}
+
+/// One client's place in the hub's frames (see [`Hub::follow`]).
+pub struct Subscription {
+    hub: Arc<Hub>,
+    deltas: broadcast::Receiver<Frame>,
+    /// The table sequence the client has reached: deltas at or below it are covered.
+    seq: u64,
+    /// Frames to send before reading the broadcast (the snapshot, a stalled status).
+    pending: VecDeque<Frame>,
+}
+
+impl Subscription {
+    /// The next frame to send, or `None` when the hub is gone. Cancel-safe: its state
+    /// changes only once a frame has been taken, so it can sit in a `select!`.
+    pub async fn next(&mut self) -> Option<Frame> {
+        if let Some(frame) = self.pending.pop_front() {
+            return Some(frame);
+        }
+        loop {
+            match self.deltas.recv().await {
+                Ok(frame) if frame.kind == FrameKind::Delta && frame.seq <= self.seq => continue,
+                Ok(frame) => {
+                    if frame.kind == FrameKind::Delta {
+                        self.seq = frame.seq;
+                    }
+                    return Some(frame);
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    self.hub.stats.resyncs.inc();
+                    let snapshot = self.hub.snapshot();
+                    self.seq = snapshot.seq;
+                    return Some(snapshot);
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
     }
 }
 

@@ -80,8 +80,9 @@ pub struct Stats {
     pub ws_clients: Gauge,
     pub ws_accepted: Counter,
     pub ws_refused_full: Counter,
-    /// Clients that fell behind the broadcast and were resynced with a snapshot.
-    pub ws_resyncs: Counter,
+    /// Live clients (`/ws` or `/api/stream`) that fell behind the broadcast and were
+    /// resynced with a snapshot.
+    pub resyncs: Counter,
     /// Clients dropped because a send did not complete in time.
     pub ws_slow_dropped: Counter,
     /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
@@ -198,9 +199,9 @@ impl Stats {
             self.ws_refused_full.get(),
         );
         counter(
-            "transit_ws_resyncs_total",
-            "Lagging WebSocket clients resynced from a snapshot.",
-            self.ws_resyncs.get(),
+            "transit_resyncs_total",
+            "Lagging live clients (WebSocket or stream) resynced from a snapshot.",
+            self.resyncs.get(),
         );
         counter(
             "transit_ws_slow_dropped_total",

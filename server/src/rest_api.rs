@@ -23,10 +23,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::hub::{FrameKind, Hub};
+use crate::hub::Subscription;
 use crate::state::AppState;
 
 /// The stores the API can ask, chosen at start-up.
@@ -224,17 +223,7 @@ async fn stream(State(state): State<AppState>) -> Response {
         context.stats.ws_refused_full.inc();
         return ApiFailure(ApiError::Unavailable).into_response();
     };
-    let (snapshot, deltas) = context.hub.subscribe();
-    let mut first = vec![Bytes::from(snapshot.text)];
-    first.extend(context.hub.stalled_status().map(|status| Bytes::from(status.text)));
-    first.reverse(); // popped from the end
-    let feed = Feed {
-        hub: Arc::clone(&context.hub),
-        deltas,
-        seq: snapshot.seq,
-        first,
-        newline_due: false,
-    };
+    let feed = Feed { frames: context.hub.follow(), newline_due: false };
     let shutdown = context.shutdown.clone();
     let lines = futures_util::stream::unfold((feed, permit), move |(mut feed, permit)| {
         let shutdown = shutdown.clone();
@@ -249,13 +238,9 @@ async fn stream(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response()
 }
 
-/// One NDJSON client's position in the hub's frames.
+/// One NDJSON client's frames, as chunks.
 struct Feed {
-    hub: Arc<Hub>,
-    deltas: broadcast::Receiver<crate::hub::Frame>,
-    seq: u64,
-    /// The snapshot and, while the source is stalled, a status line: sent before any delta.
-    first: Vec<Bytes>,
+    frames: Subscription,
     /// Each frame goes out as two chunks, the shared frame bytes and then a newline, so
     /// the frame is never copied per client.
     newline_due: bool,
@@ -266,27 +251,9 @@ impl Feed {
         if std::mem::take(&mut self.newline_due) {
             return Some(Bytes::from_static(b"\n"));
         }
+        let frame = self.frames.next().await?;
         self.newline_due = true;
-        if let Some(first) = self.first.pop() {
-            return Some(first);
-        }
-        loop {
-            match self.deltas.recv().await {
-                Ok(frame) if frame.kind == FrameKind::Delta && frame.seq <= self.seq => continue,
-                Ok(frame) => {
-                    if frame.kind == FrameKind::Delta {
-                        self.seq = frame.seq;
-                    }
-                    return Some(frame.text.into());
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let snapshot = self.hub.snapshot();
-                    self.seq = snapshot.seq;
-                    return Some(snapshot.text.into());
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+        Some(frame.text.into())
     }
 }
 

@@ -13,12 +13,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{MissedTickBehavior, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::hub::{Frame, FrameKind, Hub};
+use crate::hub::Hub;
 use crate::metrics::Stats;
 use crate::state::AppState;
 
@@ -82,16 +82,7 @@ async fn serve(socket: WebSocket, context: WsContext, _permit: OwnedSemaphorePer
 
 async fn feed(socket: WebSocket, context: &WsContext) -> End {
     let (mut sink, mut incoming) = socket.split();
-    let (snapshot, mut deltas) = context.hub.subscribe();
-    let mut seq = snapshot.seq;
-    if let Err(end) = send(&mut sink, Message::Text(snapshot.text), context).await {
-        return end;
-    }
-    if let Some(status) = context.hub.stalled_status()
-        && let Err(end) = send(&mut sink, Message::Text(status.text), context).await
-    {
-        return end;
-    }
+    let mut frames = context.hub.follow();
 
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -109,22 +100,10 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
                 let _ = send(&mut sink, Message::Close(Some(close)), context).await;
                 return End::Shutdown;
             }
-            received = deltas.recv() => match received {
-                // Covered by the snapshot.
-                Ok(frame) if frame.kind == FrameKind::Delta && frame.seq <= seq => continue,
-                Ok(frame) if frame.kind == FrameKind::Status => Message::Text(frame.text),
-                Ok(frame) => {
-                    seq = frame.seq;
-                    Message::Text(frame.text)
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    context.stats.ws_resyncs.inc();
-                    let Frame { seq: snapshot_seq, text, .. } = context.hub.snapshot();
-                    seq = snapshot_seq;
-                    Message::Text(text)
-                }
+            frame = frames.next() => match frame {
+                Some(frame) => Message::Text(frame.text),
                 // The hub is gone: the server is stopping.
-                Err(broadcast::error::RecvError::Closed) => return End::Shutdown,
+                None => return End::Shutdown,
             },
             from_client = incoming.next() => match from_client {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::ClientLeft,

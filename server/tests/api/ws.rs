@@ -175,7 +175,7 @@ async fn a_client_that_stops_reading_is_resynced_from_a_snapshot_and_ends_up_cur
     // Reading again: after whatever was already in flight comes a snapshot, and with it
     // the latest position of every vehicle.
     let resync = client.frame_where(|f| matches!(f, ServerFrame::Snapshot { .. })).await;
-    assert_eq!(app.stats.ws_resyncs.get(), 1);
+    assert_eq!(app.stats.resyncs.get(), 1);
     let ServerFrame::Snapshot { vehicles, .. } = resync else { unreachable!() };
     assert_eq!(vehicles.len(), VEHICLES as usize);
     let latest = 60.0 + f64::from(ROUNDS) * 0.001;
