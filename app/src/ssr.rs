@@ -28,6 +28,13 @@ pub enum BackendError {
     Unavailable { store: &'static str, reason: String },
 }
 
+impl BackendError {
+    /// `store` could not answer, for the reason `error` gives.
+    pub fn unavailable(store: &'static str, error: impl std::fmt::Display) -> Self {
+        Self::Unavailable { store, reason: error.to_string() }
+    }
+}
+
 /// The backend as it travels through Leptos context.
 #[derive(Clone)]
 pub struct BackendHandle(pub Arc<dyn Backend>);

@@ -88,19 +88,11 @@ pub async fn run(args: PublishArgs, shutdown: CancellationToken) -> Result<u64, 
     });
 
     let publisher = Arc::new(Publisher { client: client.clone(), published: AtomicU64::new(0) });
-    let stop = shutdown.child_token();
-    if let Some(seconds) = args.duration_secs {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-            stop.cancel();
-        });
-    }
+    let stop = crate::cli::stop_after(&shutdown, args.duration_secs);
     let sink: Arc<dyn Sink> = publisher.clone();
     match args.replay_file {
         Some(path) => {
-            let speed = (args.replay_speed > 0.0).then_some(args.replay_speed);
-            Replay { path, speed, looping: false }.run(sink, stop).await?;
+            Replay::new(path, args.replay_speed, false).run(sink, stop).await?;
         }
         None => {
             let fleet =

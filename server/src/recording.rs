@@ -190,14 +190,7 @@ pub async fn record(
 ) -> anyhow::Result<()> {
     use crate::source::{mqtt, simulator};
     let recorder = std::sync::Arc::new(Recorder::create(&args.out)?);
-    let stop = shutdown.child_token();
-    if let Some(seconds) = args.duration_secs {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
-            stop.cancel();
-        });
-    }
+    let stop = crate::cli::stop_after(&shutdown, args.duration_secs);
     let sink: std::sync::Arc<dyn crate::source::Sink> = recorder.clone();
     match args.from {
         RecordFrom::Live => {

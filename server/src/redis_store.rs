@@ -201,7 +201,7 @@ impl Backend for RedisStore {
 }
 
 fn unavailable(error: RedisStoreError) -> BackendError {
-    BackendError::Unavailable { store: "Redis", reason: error.to_string() }
+    BackendError::unavailable("Redis", error)
 }
 
 #[cfg(test)]

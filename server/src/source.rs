@@ -94,24 +94,29 @@ impl Source {
                 readiness: readiness.clone(),
             })
         };
-        let source = match config.source {
-            SourceKind::None => None,
-            SourceKind::Simulator => Some(simulator()),
-            SourceKind::Replay => config.replay_file.clone().map(|path| {
-                Source::Replay(replay::Replay {
-                    path,
-                    speed: (config.replay_speed > 0.0).then_some(config.replay_speed),
-                    looping: config.replay_loop,
-                })
-            }),
-            SourceKind::Live => Some(live(broker()?)),
+        let (source, notice) = match config.source {
+            SourceKind::None => (None, None),
+            SourceKind::Simulator => {
+                (Some(simulator()), Some("Simulated vehicles (not live HSL data).".to_owned()))
+            }
+            SourceKind::Replay => (
+                config.replay_file.clone().map(|path| {
+                    Source::Replay(replay::Replay::new(
+                        path,
+                        config.replay_speed,
+                        config.replay_loop,
+                    ))
+                }),
+                Some("Replay of recorded positions (not live).".to_owned()),
+            ),
+            SourceKind::Live => (Some(live(broker()?)), None),
             SourceKind::Auto => {
                 let broker = broker()?;
                 let timeout = Duration::from_secs(config.live_probe_secs);
                 match mqtt::MqttSource::probe(&broker, timeout).await {
                     Ok(()) => {
                         tracing::info!(broker = %config.mqtt_url, "Live feed reachable: showing live vehicles.");
-                        Some(live(broker))
+                        (Some(live(broker)), None)
                     }
                     Err(reason) => {
                         tracing::warn!(
@@ -119,21 +124,11 @@ impl Source {
                             %reason,
                             "The live feed is unreachable: showing SIMULATED vehicles instead."
                         );
-                        return Ok(Choice {
-                            source: Some(simulator()),
-                            notice: Some(
-                                "Simulated vehicles: the live HSL feed is unreachable from this server."
-                                    .to_owned(),
-                            ),
-                        });
+                        let notice = "Simulated vehicles: the live HSL feed is unreachable from this server.";
+                        (Some(simulator()), Some(notice.to_owned()))
                     }
                 }
             }
-        };
-        let notice = match config.source {
-            SourceKind::Simulator => Some("Simulated vehicles (not live HSL data).".to_owned()),
-            SourceKind::Replay => Some("Replay of recorded positions (not live).".to_owned()),
-            _ => None,
         };
         Ok(Choice { source, notice })
     }

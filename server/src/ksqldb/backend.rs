@@ -23,30 +23,21 @@ impl KsqlBackend {
 #[async_trait]
 impl Backend for KsqlBackend {
     async fn vehicle(&self, id: VehicleId) -> Result<Option<VehicleLookup>, BackendError> {
-        let rows = self.client.pull(&sql::vehicle(id)).await.map_err(|error| {
-            BackendError::Unavailable { store: "ksqlDB", reason: error.to_string() }
-        })?;
+        let rows = self.client.pull(&sql::vehicle(id)).await.map_err(unavailable)?;
         // A key lookup has at most one row; a row that does not map is an upstream problem.
         match rows.into_iter().next() {
             None => Ok(None),
             Some(Ok(position)) if position.id == id => {
                 Ok(Some(VehicleLookup { position, source: DataSource::Ksqldb }))
             }
-            Some(Ok(other)) => Err(BackendError::Unavailable {
-                store: "ksqlDB",
-                reason: format!("asked for {id}, got {}", other.id),
-            }),
-            Some(Err(error)) => {
-                Err(BackendError::Unavailable { store: "ksqlDB", reason: error.to_string() })
-            }
+            Some(Ok(other)) => Err(unavailable(format!("asked for {id}, got {}", other.id))),
+            Some(Err(error)) => Err(unavailable(error)),
         }
     }
 
     async fn vehicles(&self) -> Result<Vec<VehicleLookup>, BackendError> {
-        let rows = self.client.pull(&sql::snapshot()).await.map_err(|error| {
-            BackendError::Unavailable { store: "ksqlDB", reason: error.to_string() }
-        })?;
-        // Rows that do not map are skipped here as in the bridge; the bridge counts them.
+        let rows = self.client.pull(&sql::snapshot()).await.map_err(unavailable)?;
+        // Rows that do not map are left out, as the bridge leaves them off the map.
         let mut found: Vec<VehicleLookup> = rows
             .into_iter()
             .filter_map(Result::ok)
@@ -55,4 +46,8 @@ impl Backend for KsqlBackend {
         found.sort_by_key(|lookup| lookup.position.id);
         Ok(found)
     }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> BackendError {
+    BackendError::unavailable("ksqlDB", error)
 }

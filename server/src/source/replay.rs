@@ -28,6 +28,11 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// A replay at `speed` as the command line gives it: 0 means as fast as possible.
+    pub fn new(path: PathBuf, speed: f64, looping: bool) -> Self {
+        Self { path, speed: (speed > 0.0).then_some(speed), looping }
+    }
+
     /// Plays the recording into `sink` until it ends (or, looping, until `shutdown`).
     /// Returns the number of messages delivered.
     pub async fn run(
