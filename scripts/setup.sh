@@ -11,6 +11,15 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# A cold build writes about 3 GB under target/ (measured: see the README). Running out of
+# disk half-way shows up as a confusing npm or linker error, so say it plainly up front.
+need_kib=$((4 * 1024 * 1024))
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [[ ! -d target/debug ]] && ((free_kib < need_kib)); then
+  printf 'warning: %s MiB free here; a cold build needs about 4 GiB (target/ and node_modules/)\n' \
+    "$((free_kib / 1024))" >&2
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "Adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
