@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 # disk half-way shows up as a confusing npm or linker error, so say it plainly up front.
 need_kib=$((4 * 1024 * 1024))
 free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
-if [[ ! -d target/debug ]] && ((free_kib < need_kib)); then
+if [[ ! -d target ]] && ((free_kib < need_kib)); then
   printf 'warning: %s MiB free here; a cold build needs about 4 GiB (target/ and node_modules/)\n' \
     "$((free_kib / 1024))" >&2
 fi
