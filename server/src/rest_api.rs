@@ -35,7 +35,8 @@ pub struct Stores {
     pub primary: Arc<dyn Backend>,
     /// The table the map is fed from: ksqlDB's (by pull query) or the in-memory one.
     pub table: Arc<dyn Backend>,
-    pub redis: Option<Arc<dyn Backend>>,
+    /// Redis when configured; without it, the table answers the `/api/redis/` endpoints.
+    pub redis: Arc<dyn Backend>,
 }
 
 #[derive(OpenApi)]
@@ -177,7 +178,7 @@ async fn vehicle(
 #[utoipa::path(get, path = "/api/redis/vehicles", tag = "redis",
     responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
 async fn redis_vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
-    list(stores.redis.as_ref().unwrap_or(&stores.table)).await
+    list(&stores.redis).await
 }
 
 /// One vehicle from Redis. Without Redis, the table answers.
@@ -188,7 +189,7 @@ async fn redis_vehicle(
     State(stores): State<Stores>,
     Path(path): Path<VehiclePath>,
 ) -> Result<Json<VehicleLookup>, ApiFailure> {
-    one(stores.redis.as_ref().unwrap_or(&stores.table), &path).await
+    one(&stores.redis, &path).await
 }
 
 /// All vehicles by a ksqlDB pull query (table scan). In embedded mode, the in-memory table.

@@ -155,7 +155,11 @@ impl Application {
                 notice,
             },
             backend: BackendHandle(Arc::clone(&backend)),
-            stores: Stores { primary: backend, table: table_backend, redis },
+            stores: Stores {
+                redis: redis.unwrap_or_else(|| Arc::clone(&table_backend)),
+                primary: backend,
+                table: table_backend,
+            },
             stats: Arc::clone(&stats),
             readiness,
             ws: WsContext {
