@@ -86,19 +86,24 @@ impl TestApp {
             .expect("POST /api/vehicle")
     }
 
+    /// GETs `path` and reads the body as JSON, whatever the status.
+    pub async fn get_json(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.expect("GET");
+        let status = response.status();
+        (status, response.json().await.expect("JSON"))
+    }
+
+    /// What `/readyz` says right now.
+    pub async fn is_ready(&self) -> bool {
+        let response =
+            self.http.get(format!("{}/readyz", self.url)).send().await.expect("GET /readyz");
+        response.status().is_success()
+    }
+
     /// Waits until `/readyz` says `ready` (or not).
     pub async fn wait_until_ready(&self, ready: bool) {
         tokio::time::timeout(WAIT, async {
-            loop {
-                let response = self
-                    .http
-                    .get(format!("{}/readyz", self.url))
-                    .send()
-                    .await
-                    .expect("GET /readyz");
-                if response.status().is_success() == ready {
-                    return;
-                }
+            while self.is_ready().await != ready {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -106,13 +111,18 @@ impl TestApp {
         .expect("readiness changes in time");
     }
 
+    /// A client past its initial snapshot, for tests about what follows it.
+    pub async fn connect_past_snapshot(&self) -> WsClient {
+        let mut client = self.connect().await;
+        client.next_frame().await;
+        client
+    }
+
     /// `n` clients, each past its initial snapshot.
     pub async fn connect_many(&self, n: usize) -> Vec<WsClient> {
         let mut clients = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut client = self.connect().await;
-            client.next_frame().await;
-            clients.push(client);
+            clients.push(self.connect_past_snapshot().await);
         }
         clients
     }

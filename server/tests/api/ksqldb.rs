@@ -141,8 +141,7 @@ async fn a_dropped_push_stream_is_reopened_and_the_map_resynced() {
     fake.upsert(row("0040/00002", 60.18, 24.95, fresh(1_000))).await;
     let app = spawn_app_on(&fake).await;
     app.wait_until_ready(true).await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     // ksqlDB restarts; while it is away, one vehicle leaves and another appears.
     fake.end_push_queries();
@@ -167,8 +166,7 @@ async fn an_error_in_the_middle_of_the_stream_reconnects_too() {
     let fake = FakeKsqldb::start().await;
     let app = spawn_app_on(&fake).await;
     app.wait_until_ready(true).await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     fake.fail_push_queries().await;
     eventually("a second push query", || fake.push_queries_opened() == 2).await;

@@ -19,6 +19,23 @@ impl Mosquitto {
         format!("mqtt://{}", self.0.addr)
     }
 
+    /// Runs `transit-stream publish` (the real binary) against this broker until it exits,
+    /// and returns what it printed.
+    pub async fn publish_with_the_subcommand(&self, args: &[&str]) -> String {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_transit-stream"));
+        command.args(["publish", "--broker", &self.url()]).args(args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("joins")
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "publish failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// A broker with a TLS listener (its address is `addr`, certificate from `pki`) and a
     /// plain one (returned) for test publishers.
     pub fn start_tls(pki: &TestPki) -> (Self, SocketAddr) {

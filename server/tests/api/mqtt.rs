@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 
 use app::model::{FeedState, ServerFrame};
-use reqwest::StatusCode;
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
 use server::config::SourceKind;
 use server::hfp::RejectKind;
@@ -21,21 +20,6 @@ async fn spawn_live_app(broker: &Mosquitto, topic: &str) -> TestApp {
         config.mqtt_topic = topic;
     })
     .await
-}
-
-async fn ready(app: &TestApp) -> bool {
-    let response = app.http.get(format!("{}/readyz", app.url)).send().await.expect("GET /readyz");
-    response.status() == StatusCode::OK
-}
-
-/// Runs `transit-stream publish` (the real binary) to completion.
-async fn publish_with_the_subcommand(broker: &Mosquitto, args: &[&str]) -> String {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_transit-stream"));
-    command.args(["publish", "--broker", &broker.url()]).args(args);
-    let output =
-        tokio::task::spawn_blocking(move || command.output()).await.expect("joins").expect("runs");
-    assert!(output.status.success(), "publish failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A plain MQTT client for publishing hand-made messages.
@@ -68,12 +52,10 @@ async fn messages_from_the_publish_subcommand_reach_the_map() {
     let broker = Mosquitto::start();
     let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
     app.wait_until_ready(true).await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     let output =
-        publish_with_the_subcommand(&broker, &["--sim-vehicles", "20", "--duration-secs", "2"])
-            .await;
+        broker.publish_with_the_subcommand(&["--sim-vehicles", "20", "--duration-secs", "2"]).await;
     assert!(output.contains("published"), "{output}");
 
     let mut seen = HashSet::new();
@@ -93,8 +75,7 @@ async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() 
     let mut broker = Mosquitto::start();
     let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
     app.wait_until_ready(true).await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     broker.kill();
     app.wait_until_ready(false).await;
@@ -115,8 +96,7 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
     // Subscribe to everything, so wrong topics reach us too.
     let app = spawn_live_app(&broker, "#").await;
     app.wait_until_ready(true).await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     let (topic, payload) = vp_message(5, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     let v1_topic = topic.replace("/hfp/v2/", "/hfp/v1/");
@@ -146,7 +126,7 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
     assert_eq!(app.stats.rejected(RejectKind::TooLarge).get(), 1);
     assert_eq!(app.stats.rejected(RejectKind::Topic).get(), 2);
     assert_eq!(app.stats.upserts_inserted.get(), 2);
-    assert!(ready(&app).await, "bad messages did not cost the subscription");
+    assert!(app.is_ready().await, "bad messages did not cost the subscription");
 }
 
 #[tokio::test]
@@ -170,8 +150,7 @@ async fn the_live_source_speaks_tls_and_trusts_only_known_certificates() {
     })
     .await;
     app.wait_until_ready(true).await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     let (topic, payload) = vp_message(9, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     raw_publish_to(plain.port(), vec![(topic, payload.into_bytes())]).await;

@@ -22,15 +22,7 @@ async fn the_page_renders_the_map_shell_with_leaflet_and_the_wasm_bundle() {
 #[tokio::test]
 async fn health_reports_ok_and_the_vehicle_count() {
     let app = spawn_app().await;
-    let health: serde_json::Value = app
-        .http
-        .get(format!("{}/healthz", app.url))
-        .send()
-        .await
-        .expect("GET /healthz")
-        .json()
-        .await
-        .expect("json");
+    let (_, health) = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
     assert!(health["vehicles"].is_number());
 }

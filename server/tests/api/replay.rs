@@ -39,15 +39,7 @@ fn vehicles_in_fixture() -> (usize, HashSet<VehicleId>) {
 }
 
 async fn vehicle_count(app: &TestApp) -> usize {
-    let list: serde_json::Value = app
-        .http
-        .get(format!("{}/api/vehicles", app.url))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, list) = app.get_json("/api/vehicles").await;
     list["vehicles"].as_array().map_or(0, Vec::len)
 }
 
@@ -110,29 +102,17 @@ async fn a_published_replay_reaches_the_map_through_a_real_broker() {
         config.mqtt_url = url;
     })
     .await;
-    tokio::time::timeout(WAIT, async {
-        while !app
-            .http
-            .get(format!("{}/readyz", app.url))
-            .send()
-            .await
-            .expect("GET")
-            .status()
-            .is_success()
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("subscribed");
+    app.wait_until_ready(true).await;
 
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_transit-stream"));
-    command
-        .args(["publish", "--broker", &broker.url(), "--replay-speed", "0", "--replay-file"])
-        .arg(fixture());
-    let output =
-        tokio::task::spawn_blocking(move || command.output()).await.expect("joins").expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let fixture = fixture();
+    broker
+        .publish_with_the_subcommand(&[
+            "--replay-speed",
+            "0",
+            "--replay-file",
+            fixture.to_str().expect("a UTF-8 path"),
+        ])
+        .await;
 
     wait_for_vehicles(&app, vehicles_in_fixture().1.len()).await;
 }

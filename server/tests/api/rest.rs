@@ -8,12 +8,6 @@ use crate::fake_ksqldb::{FakeKsqldb, row};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with, upserted, vehicle};
 use crate::redis_server::RedisServer;
 
-async fn get(app: &TestApp, path: &str) -> (StatusCode, Value) {
-    let response = app.http.get(format!("{}{path}", app.url)).send().await.expect("GET");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
-}
-
 fn sources(list: &Value) -> Vec<(String, String)> {
     list["vehicles"]
         .as_array()
@@ -31,7 +25,7 @@ fn sources(list: &Value) -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_openapi_document_describes_every_endpoint() {
     let app = spawn_app().await;
-    let (status, doc) = get(&app, "/api/openapi.json").await;
+    let (status, doc) = app.get_json("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     for path in [
@@ -54,13 +48,13 @@ async fn vehicles_are_listed_and_found_by_a_typed_id() {
     app.publish_position(2, "2026-11-24T06:00:00.000Z", 60.2, 24.9);
     app.publish_position(1, "2026-11-24T06:00:00.000Z", 60.1, 24.9);
 
-    let (status, list) = get(&app, "/api/vehicles").await;
+    let (status, list) = app.get_json("/api/vehicles").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         sources(&list),
         [("0022/00001".into(), "memory".into()), ("0022/00002".into(), "memory".into())]
     );
-    let (status, one) = get(&app, "/api/vehicles/22/1").await;
+    let (status, one) = app.get_json("/api/vehicles/22/1").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["position"]["id"], "0022/00001");
     assert_eq!(one["position"]["lat"], 60.1);
@@ -76,12 +70,12 @@ async fn bad_ids_and_unknown_vehicles_get_stable_json_errors() {
         "/api/redis/vehicles/*/*",
         "/api/ksqldb/vehicles/0022/1%3B%20DROP",
     ] {
-        let (status, body) = get(&app, path).await;
+        let (status, body) = app.get_json(path).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
         assert_eq!(body["error"], "invalid_vehicle_id", "{path}");
         assert!(body["message"].is_string());
     }
-    let (status, body) = get(&app, "/api/vehicles/0022/99999").await;
+    let (status, body) = app.get_json("/api/vehicles/0022/99999").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("vehicle_not_found"))
@@ -97,24 +91,24 @@ async fn the_redis_endpoints_read_redis_and_answer_503_while_it_is_down() {
     let url = redis.url(1);
     let app = spawn_app_with(move |config| config.redis_url = Some(url)).await;
 
-    let (status, list) = get(&app, "/api/redis/vehicles").await;
+    let (status, list) = app.get_json("/api/redis/vehicles").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sources(&list), [("0040/00412".into(), "redis".into())]);
 
     redis.kill();
-    let (status, body) = get(&app, "/api/redis/vehicles").await;
+    let (status, body) = app.get_json("/api/redis/vehicles").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
     );
-    let (status, _) = get(&app, "/api/redis/vehicles/0040/00412").await;
+    let (status, _) = app.get_json("/api/redis/vehicles/0040/00412").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
     redis.restart();
     redis.command(1, &["SET", "0040/00412", value]);
     // Our server is not restarted: its connection to Redis comes back by itself.
     tokio::time::timeout(crate::helpers::WAIT, async {
-        while get(&app, "/api/redis/vehicles/0040/00412").await.0 != StatusCode::OK {
+        while app.get_json("/api/redis/vehicles/0040/00412").await.0 != StatusCode::OK {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
@@ -129,10 +123,10 @@ async fn the_ksqldb_endpoints_run_pull_queries() {
     let url = fake.url.clone();
     let app = spawn_app_with(move |config| config.ksqldb_url = Some(url)).await;
 
-    let (status, list) = get(&app, "/api/ksqldb/vehicles").await;
+    let (status, list) = app.get_json("/api/ksqldb/vehicles").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sources(&list), [("0040/00412".into(), "ksqldb".into())]);
-    let (status, one) = get(&app, "/api/ksqldb/vehicles/0040/00412").await;
+    let (status, one) = app.get_json("/api/ksqldb/vehicles/0040/00412").await;
     assert_eq!((status, one["source"].as_str()), (StatusCode::OK, Some("ksqldb")));
     assert!(
         fake.queries_received()

@@ -49,8 +49,7 @@ async fn a_vehicle_that_appears_and_moves_arrives_in_deltas_after_the_snapshot()
 #[tokio::test]
 async fn an_out_of_order_message_never_moves_a_vehicle_backwards() {
     let app = spawn_app().await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     app.publish_position(9, "2026-11-24T06:00:02.000Z", 60.20, 24.90);
     client.frame_where(|f| upserted(f, vehicle(9)).is_some()).await;
@@ -82,8 +81,7 @@ async fn every_client_receives_the_same_frames_serialized_once() {
 #[tokio::test]
 async fn malformed_messages_are_counted_and_the_valid_ones_still_reach_the_map() {
     let app = spawn_app().await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     let (topic, payload) = vp_message(4, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     assert!(!app.publish(&topic, b""));
@@ -152,8 +150,7 @@ async fn a_client_that_stops_reading_is_resynced_from_a_snapshot_and_ends_up_cur
     const VEHICLES: u32 = 5_000;
     const ROUNDS: u32 = 40;
     let app = spawn_app().await;
-    let mut client = app.connect().await;
-    client.next_frame().await;
+    let mut client = app.connect_past_snapshot().await;
 
     // Not reading from here on. Each round moves every vehicle and waits for the hub to
     // publish it as its own frame.
