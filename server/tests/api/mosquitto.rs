@@ -6,7 +6,10 @@ use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use server::config::SourceKind;
+
 use crate::daemon::{Daemon, free_port};
+use crate::helpers::{TestApp, spawn_app_with};
 
 pub struct Mosquitto(Daemon);
 
@@ -17,6 +20,17 @@ impl Mosquitto {
 
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.0.addr)
+    }
+
+    /// The real application, its live source subscribed to `topic` on this broker.
+    pub async fn spawn_subscribed_app(&self, topic: &str) -> TestApp {
+        let (url, topic) = (self.url(), topic.to_owned());
+        spawn_app_with(move |config| {
+            config.source = SourceKind::Live;
+            config.mqtt_url = url;
+            config.mqtt_topic = topic;
+        })
+        .await
     }
 
     /// Runs `transit-stream publish` (the real binary) against this broker until it exits,

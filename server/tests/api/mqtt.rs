@@ -7,20 +7,10 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
 use server::config::SourceKind;
 use server::hfp::RejectKind;
 
-use crate::helpers::{TestApp, WAIT, spawn_app_with, upserted, vehicle, vp_message};
+use crate::helpers::{WAIT, spawn_app_with, upserted, vehicle, vp_message};
 use crate::mosquitto::{Mosquitto, TestPki};
 use server::source::mqtt::{Broker, MqttSource};
 use std::time::Duration;
-
-async fn spawn_live_app(broker: &Mosquitto, topic: &str) -> TestApp {
-    let (url, topic) = (broker.url(), topic.to_owned());
-    spawn_app_with(move |config| {
-        config.source = SourceKind::Live;
-        config.mqtt_url = url;
-        config.mqtt_topic = topic;
-    })
-    .await
-}
 
 /// A plain MQTT client for publishing hand-made messages.
 async fn raw_publish(broker: &Mosquitto, messages: Vec<(String, Vec<u8>)>) {
@@ -50,7 +40,7 @@ async fn raw_publish_to(port: u16, messages: Vec<(String, Vec<u8>)>) {
 #[tokio::test]
 async fn messages_from_the_publish_subcommand_reach_the_map() {
     let broker = Mosquitto::start();
-    let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
+    let app = broker.spawn_subscribed_app("/hfp/v2/journey/ongoing/vp/#").await;
     app.wait_until_ready(true).await;
     let mut client = app.connect_past_snapshot().await;
 
@@ -73,7 +63,7 @@ async fn messages_from_the_publish_subcommand_reach_the_map() {
 #[tokio::test]
 async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() {
     let mut broker = Mosquitto::start();
-    let app = spawn_live_app(&broker, "/hfp/v2/journey/ongoing/vp/#").await;
+    let app = broker.spawn_subscribed_app("/hfp/v2/journey/ongoing/vp/#").await;
     app.wait_until_ready(true).await;
     let mut client = app.connect_past_snapshot().await;
 
@@ -94,7 +84,7 @@ async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() 
 async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() {
     let broker = Mosquitto::start();
     // Subscribe to everything, so wrong topics reach us too.
-    let app = spawn_live_app(&broker, "#").await;
+    let app = broker.spawn_subscribed_app("#").await;
     app.wait_until_ready(true).await;
     let mut client = app.connect_past_snapshot().await;
 

@@ -96,12 +96,7 @@ async fn the_same_recording_replays_to_the_same_messages() {
 #[tokio::test]
 async fn a_published_replay_reaches_the_map_through_a_real_broker() {
     let broker = Mosquitto::start();
-    let url = broker.url();
-    let app = spawn_app_with(move |config| {
-        config.source = SourceKind::Live;
-        config.mqtt_url = url;
-    })
-    .await;
+    let app = broker.spawn_subscribed_app("/hfp/v2/journey/ongoing/vp/#").await;
     app.wait_until_ready(true).await;
 
     let fixture = fixture();
