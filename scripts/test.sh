@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests (real server on
-# loopback ports), then the browser tests (Playwright driving Debian's Chromium against the
-# real server running the simulator). Installs what it needs first.
+# loopback ports; real Redis, Mosquitto and a Kafka-protocol broker), the full stack's files
+# (Compose schema, Dockerfile lint; their wiring is a Rust test), then the browser tests
+# (Playwright driving Debian's Chromium against the real server running the simulator).
+# Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -13,14 +15,19 @@ scripts/setup.sh --test
 step "Formatting and lints"
 cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked -p server --features kafka --all-targets -- -D warnings
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+step "Full stack files (no Docker engine here: validated, not run)"
+target/tools/stack-lint/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+target/tools/stack-lint/bin/hadolint Dockerfile connect/Dockerfile
+
 step "Rust tests"
-cargo test --locked
+cargo test --locked --features server/kafka
 
 step "Browser tests"
 scripts/build-site.sh
-cargo build --locked -p server --bin transit-stream --example fake_ksqldb
+cargo build --locked -p server --features kafka --bin transit-stream --example fake_ksqldb
 npx playwright test --config end2end/playwright.config.ts
 
 step "API schema test (schemathesis against the running server's OpenAPI document)"

@@ -1,8 +1,7 @@
-//! The command line: serving the map (the default, configured by [`Config`]) and the two
-//! tools around it, `record` and `publish`.
+//! The command line: serving the map (the default, configured by [`Config`]) and the tools
+//! around it: `record`, `publish`, and (feature `kafka`) `ingest`.
 
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::publish::PublishArgs;
@@ -26,18 +25,8 @@ pub enum Command {
     Record(RecordArgs),
     /// Publish simulated or recorded HFP messages to an MQTT broker.
     Publish(PublishArgs),
-}
-
-/// A token for a tool's run: cancelled with `shutdown`, or after `duration_secs` when given.
-pub fn stop_after(shutdown: &CancellationToken, duration_secs: Option<u64>) -> CancellationToken {
-    let stop = shutdown.child_token();
-    if let Some(seconds) = duration_secs {
-        let stop = stop.clone();
-        // Detached on purpose: it only cancels a token, and is harmless once the run ended.
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
-            stop.cancel();
-        });
-    }
-    stop
+    /// Forward HFP messages from MQTT to a Kafka topic, as the full stack's MQTT source
+    /// connector does (key: the MQTT topic; value: the payload bytes).
+    #[cfg(feature = "kafka")]
+    Ingest(crate::kafka_ingest::IngestArgs),
 }

@@ -89,10 +89,14 @@ pub struct Config {
     pub ksqldb_apply_statements: bool,
 
     /// Redis holding the Kafka Connect sink's copy of the latest positions (e.g.
-    /// redis://localhost:6379/1). When set, clicks ask Redis first and fall back to ksqlDB
+    /// redis://localhost:6379/0). When set, clicks ask Redis first and fall back to ksqlDB
     /// (or to the in-memory table in embedded mode) on a miss or when Redis is down.
     #[arg(long, env = "TRANSIT_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Password for Redis (AUTH), kept out of --redis-url so the URL can be shown.
+    #[arg(long, env = "TRANSIT_REDIS_PASSWORD", hide_env_values = true)]
+    pub redis_password: Option<Secret>,
 
     /// Map tile URL template (`{s}`, `{z}`, `{x}`, `{y}`). Empty for no tiles.
     #[arg(
@@ -109,6 +113,29 @@ pub struct Config {
         default_value = "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors"
     )]
     pub tile_attribution: String,
+}
+
+/// A value that must not appear in logs: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
 }
 
 /// Defaults shared by the command line and [`Config::for_tests`].
@@ -227,6 +254,7 @@ impl Config {
             ksqldb_url: None,
             ksqldb_apply_statements: false,
             redis_url: None,
+            redis_password: None,
             // Tests read what they need from the API; tiles would only reach for the network.
             tile_url: String::new(),
             tile_attribution: String::new(),
@@ -272,6 +300,13 @@ mod tests {
         let mut config = Config::for_tests();
         config.tile_url = "javascript:alert(1)".into();
         assert!(matches!(config.validate(), Err(ConfigError::TileUrl(_))));
+    }
+
+    #[test]
+    fn a_redis_password_never_shows_in_the_configuration_s_debug_output() {
+        let config = Config::parse_from(["transit-stream", "--redis-password", "hunter2"]);
+        assert_eq!(config.redis_password.as_ref().map(Secret::expose), Some("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 
     #[test]

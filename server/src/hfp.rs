@@ -12,7 +12,7 @@
 mod payload;
 mod topic;
 
-pub use payload::{Payload, PayloadError};
+pub use payload::{MAX_PAYLOAD_BYTES, Payload, PayloadError};
 pub use topic::{Topic, TopicError};
 
 use app::model::VehiclePosition;

@@ -2,9 +2,11 @@
 //! answers clicks through server functions.
 //!
 //! # Layout
-//! * [`cli`]: the command line (serve, `record`, `publish`).
+//! * [`cli`]: the command line (serve, `record`, `publish`, `ingest`).
+//! * [`shutdown`]: how runs end (stop signals, a tool's deadline).
 //! * [`config`]: the typed configuration of serving (flags and `TRANSIT_*` variables).
 //! * [`publish`]: `transit-stream publish`, HFP messages to any MQTT broker.
+//! * `kafka_ingest` (feature `kafka`): `transit-stream ingest`, MQTT to a Kafka topic.
 //! * [`startup`]: [`startup::Application`]: build, bind, run, shut down.
 //! * [`hfp`]: HFP v2 topic and payload parsing.
 //! * [`source`]: where embedded mode's messages come from (live MQTT, simulator, replay).
@@ -34,6 +36,8 @@ pub mod config;
 pub mod hfp;
 pub mod hub;
 pub mod ingest;
+#[cfg(feature = "kafka")]
+pub mod kafka_ingest;
 pub mod ksqldb;
 pub mod metrics;
 pub mod positions;
@@ -42,6 +46,7 @@ pub mod readiness;
 pub mod recording;
 pub mod redis_store;
 pub mod rest_api;
+pub mod shutdown;
 pub mod source;
 pub mod startup;
 pub mod state;

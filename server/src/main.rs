@@ -4,7 +4,8 @@
 
 use clap::Parser;
 use server::cli::{Cli, Command};
-use server::startup::{Application, shutdown_signal};
+use server::shutdown::cancel_on_signal;
+use server::startup::Application;
 use server::{publish, recording, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -32,13 +33,17 @@ async fn main() -> anyhow::Result<()> {
             let published = publish::run(args, shutdown).await?;
             println!("published {published} messages");
         }
+        #[cfg(feature = "kafka")]
+        Some(Command::Ingest(args)) => {
+            let forwarder = server::kafka_ingest::Forwarder::build(args).await?;
+            println!(
+                "transit-stream ingest: health and metrics at http://{}",
+                forwarder.local_addr()
+            );
+            let shutdown = CancellationToken::new();
+            cancel_on_signal(shutdown.clone());
+            forwarder.run_until_stopped(shutdown).await?;
+        }
     }
     Ok(())
-}
-
-fn cancel_on_signal(token: CancellationToken) {
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        token.cancel();
-    });
 }

@@ -1,6 +1,12 @@
 //! `transit-stream publish`: sends simulated or recorded HFP messages, with their real HFP
 //! topics, to any MQTT broker, so the full stack (or this server's live source) can run
-//! offline against a local broker in place of HSL's.
+//! offline against a local broker in place of HSL's. A recording can loop, with its event
+//! times moved to now (`--retime`, see `retime`), for a feed that never ends.
+//!
+//! It ends with an error when the broker goes away, rather than waiting on a queue
+//! nobody drains: a supervisor restarts it.
+
+mod retime;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +34,13 @@ pub struct PublishArgs {
     /// Replay speed: 1 is real time, 0 as fast as possible.
     #[arg(long, default_value_t = 1.0)]
     pub replay_speed: f64,
+    /// Start the recording over when it ends.
+    #[arg(long)]
+    pub replay_loop: bool,
+    /// Set each message's event time (`tst`, `tsi`) to the time it is sent, so a replay
+    /// looks live (and a looped one keeps moving).
+    #[arg(long)]
+    pub retime: bool,
     /// Number of simulated vehicles (without --replay-file).
     #[arg(long, default_value_t = 200)]
     pub sim_vehicles: u32,
@@ -55,13 +68,27 @@ pub enum PublishError {
 struct Publisher {
     client: AsyncClient,
     published: AtomicU64,
+    retime: bool,
+    /// Cancelled when the connection is lost: a full queue would otherwise wait forever.
+    stop: CancellationToken,
 }
 
 #[async_trait]
 impl Sink for Publisher {
     async fn deliver(&self, topic: &str, payload: &[u8], _received: Instant) {
-        if self.client.publish(topic, QoS::AtMostOnce, false, payload.to_vec()).await.is_ok() {
-            self.published.fetch_add(1, Ordering::Relaxed);
+        let payload = match self.retime {
+            true => {
+                retime::retime(payload, crate::clock::now_ms()).unwrap_or_else(|| payload.to_vec())
+            }
+            false => payload.to_vec(),
+        };
+        tokio::select! {
+            queued = self.client.publish(topic, QoS::AtMostOnce, false, payload) => {
+                if queued.is_ok() {
+                    self.published.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ = self.stop.cancelled() => {}
         }
     }
 }
@@ -76,23 +103,33 @@ pub async fn run(args: PublishArgs, shutdown: CancellationToken) -> Result<u64, 
         .await
         .map_err(PublishError::Connect)?;
 
-    // The event loop sends what the client queues; it runs until the disconnect is out.
+    let stop = crate::shutdown::stop_after(&shutdown, args.duration_secs);
+    // The event loop sends what the client queues; it runs until the disconnect is out,
+    // or the connection is lost, which stops the source too.
+    let lost = stop.clone();
     let pump = tokio::spawn(async move {
         loop {
             match events.poll().await {
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => return Ok(()),
                 Ok(_) => {}
-                Err(error) => return Err(error.to_string()),
+                Err(error) => {
+                    lost.cancel();
+                    return Err(error.to_string());
+                }
             }
         }
     });
 
-    let publisher = Arc::new(Publisher { client: client.clone(), published: AtomicU64::new(0) });
-    let stop = crate::cli::stop_after(&shutdown, args.duration_secs);
+    let publisher = Arc::new(Publisher {
+        client: client.clone(),
+        published: AtomicU64::new(0),
+        retime: args.retime,
+        stop: stop.clone(),
+    });
     let sink: Arc<dyn Sink> = publisher.clone();
     match args.replay_file {
         Some(path) => {
-            Replay::new(path, args.replay_speed, false).run(sink, stop).await?;
+            Replay::new(path, args.replay_speed, args.replay_loop).run(sink, stop).await?;
         }
         None => {
             let fleet =
@@ -100,7 +137,9 @@ pub async fn run(args: PublishArgs, shutdown: CancellationToken) -> Result<u64, 
             simulator::run(fleet, sink, stop).await;
         }
     }
-    let _ = client.disconnect().await;
+    if !pump.is_finished() {
+        let _ = tokio::time::timeout(Duration::from_secs(10), client.disconnect()).await;
+    }
     match tokio::time::timeout(Duration::from_secs(10), pump).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(error))) => return Err(PublishError::Connect(error)),

@@ -190,7 +190,7 @@ pub async fn record(
 ) -> anyhow::Result<()> {
     use crate::source::{mqtt, simulator};
     let recorder = std::sync::Arc::new(Recorder::create(&args.out)?);
-    let stop = crate::cli::stop_after(&shutdown, args.duration_secs);
+    let stop = crate::shutdown::stop_after(&shutdown, args.duration_secs);
     let sink: std::sync::Arc<dyn crate::source::Sink> = recorder.clone();
     match args.from {
         RecordFrom::Live => {

@@ -2,14 +2,16 @@
 //! out of ksqlDB's `VEHICLE_LATEST` table.
 //!
 //! # Key schema (the only place it is written down)
-//! * Database: the sink's `redis.database` (its default is 1; `--redis-url` names it, e.g.
-//!   `redis://host:6379/1`).
+//! * Database: the one in the sink's `redis.uri` (`connectors/redis-sink.json`: 0);
+//!   `--redis-url` names the same one, e.g. `redis://host:6379/0`.
 //! * `<operator>/<vehicle>` (e.g. `0018/01029`): the table's key, as the sink writes it
 //!   with a `StringConverter`. The value is the table row as ksqlDB's JSON value format
 //!   writes it: an object of the non-key columns, upper-case names
 //!   (`{"MODE":"bus","LAT":60.17,"LON":24.94,"TIMESTAMP_MS":...}`).
-//! * `__kafka.offset.<topic>.<partition>`: the sink's own offset bookkeeping, in the same
-//!   database. Never a vehicle: listing skips every key that is not a vehicle id.
+//! * `com.redis.kafka.connect.sink.offset.<topic>.<partition>` (Redis Inc.'s sink, the one
+//!   the stack runs) or `__kafka.offset.<topic>.<partition>` (jcustenborder's): the sink's
+//!   offset bookkeeping, in the same database. Never a vehicle: listing skips every key that
+//!   is not a vehicle id.
 //!
 //! Listing never uses `KEYS` (it blocks Redis for the whole keyspace): it walks the
 //! keyspace with `SCAN` (a fixed `MATCH` pattern, no user text) and fetches values in
@@ -61,9 +63,21 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// Does not connect yet: the server starts whether or not Redis is up, and the
-    /// connection is made (and remade) on use.
-    pub fn new(url: &str, stats: Arc<Stats>) -> Result<Self, RedisStoreError> {
-        let client = redis::Client::open(url)?;
+    /// connection is made (and remade) on use. A `password` is sent with AUTH; it is kept
+    /// out of the URL so that the URL can be logged and configured in the open.
+    pub fn new(
+        url: &str,
+        password: Option<&str>,
+        stats: Arc<Stats>,
+    ) -> Result<Self, RedisStoreError> {
+        use redis::IntoConnectionInfo;
+        let mut info = url.into_connection_info()?;
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
+            info = info
+                .clone()
+                .set_redis_settings(info.redis_settings().clone().set_password(password));
+        }
+        let client = redis::Client::open(info)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))

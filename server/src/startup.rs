@@ -125,7 +125,11 @@ impl Application {
                 }
             };
         let redis: Option<Arc<dyn Backend>> = match config.redis_url.as_deref() {
-            Some(url) => Some(Arc::new(RedisStore::new(url, Arc::clone(&stats))?)),
+            Some(url) => Some(Arc::new(RedisStore::new(
+                url,
+                config.redis_password.as_ref().map(|p| p.expose()),
+                Arc::clone(&stats),
+            )?)),
             None => None,
         };
         let backend: Arc<dyn Backend> = match &redis {
@@ -302,33 +306,4 @@ fn warn_if_site_missing(site_root: &Path) {
              Build it with scripts/run.sh (or scripts/build-site.sh)."
         );
     }
-}
-
-/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from a supervisor).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "Cannot listen for Ctrl-C.");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "Cannot listen for SIGTERM.");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("Shutting down.");
 }

@@ -252,11 +252,7 @@ impl Vehicle {
             dir: if self.direction == 1 { "1" } else { "2" },
             oper: route.operator,
             veh: self.number,
-            tst: timestamp
-                .format(format_description!(
-                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-                ))
-                .unwrap_or_default(),
+            tst: crate::clock::hfp_timestamp(now_ms),
             tsi: now_ms.div_euclid(1_000),
             spd: (!no_speed).then_some(round_to(speed, 2)),
             hdg: heading.round() as u16 % 360,

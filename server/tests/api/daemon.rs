@@ -1,5 +1,6 @@
 //! A real server program the tests start on a free loopback port, kill and restart on the
-//! same port, and stop when dropped: the common part of `redis_server` and `mosquitto`.
+//! same port, and stop when dropped: the common part of `redis_server`, `mosquitto` and
+//! `tansu`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 pub struct Daemon {
     pub addr: SocketAddr,
-    program: &'static str,
+    program: String,
     args: Box<dyn Fn(u16) -> Vec<String> + Send>,
     child: Option<Child>,
 }
@@ -15,11 +16,11 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `program` with `args(port)` and waits until its port accepts connections.
     pub fn start(
-        program: &'static str,
+        program: impl Into<String>,
         args: impl Fn(u16) -> Vec<String> + Send + 'static,
     ) -> Self {
         let addr = free_port();
-        let mut daemon = Self { addr, program, args: Box::new(args), child: None };
+        let mut daemon = Self { addr, program: program.into(), args: Box::new(args), child: None };
         daemon.restart();
         daemon
     }
@@ -35,7 +36,7 @@ impl Daemon {
     /// Starts it (again) on the same port and waits until the port accepts connections.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new(self.program)
+        let child = Command::new(&self.program)
             .args((self.args)(self.addr.port()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

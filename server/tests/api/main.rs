@@ -4,6 +4,8 @@
 mod daemon;
 mod fake_ksqldb;
 mod helpers;
+#[cfg(feature = "kafka")]
+mod kafka_ingest;
 mod ksqldb;
 mod mosquitto;
 mod mqtt;
@@ -14,4 +16,7 @@ mod replay;
 mod rest;
 mod server_fns;
 mod shutdown;
+mod stack;
+#[cfg(feature = "kafka")]
+mod tansu;
 mod ws;

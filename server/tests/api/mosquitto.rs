@@ -6,10 +6,11 @@ use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
 use server::config::SourceKind;
 
 use crate::daemon::{Daemon, free_port};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, WAIT, spawn_app_with};
 
 pub struct Mosquitto(Daemon);
 
@@ -31,6 +32,11 @@ impl Mosquitto {
             config.mqtt_topic = topic;
         })
         .await
+    }
+
+    /// Publishes hand-made messages with a plain MQTT client, QoS 0, in order.
+    pub async fn publish_raw(&self, messages: Vec<(String, Vec<u8>)>) {
+        publish_raw_to(self.addr.port(), messages).await;
     }
 
     /// Runs `transit-stream publish` (the real binary) against this broker until it exits,
@@ -71,6 +77,32 @@ impl Mosquitto {
         });
         (Self(broker), plain)
     }
+}
+
+/// Publishes hand-made messages to the broker on loopback `port`, QoS 0, in order, and
+/// returns once they are all out.
+pub async fn publish_raw_to(port: u16, messages: Vec<(String, Vec<u8>)>) {
+    let mut options = MqttOptions::new("test-raw-publisher", "127.0.0.1", port);
+    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let (client, mut events) = AsyncClient::new(options, 100);
+    // The client's queue is bounded: queue from a task while the event loop below sends.
+    let queue = tokio::spawn(async move {
+        for (topic, payload) in messages {
+            client.publish(topic, QoS::AtMostOnce, false, payload).await.expect("queued");
+        }
+        client.disconnect().await.expect("queued");
+    });
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.poll().await.expect("broker reachable");
+            if let Event::Outgoing(Outgoing::Disconnect) = event {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("published in time");
+    queue.await.expect("every message queued");
 }
 
 /// A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI.

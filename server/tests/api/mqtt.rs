@@ -3,39 +3,13 @@
 use std::collections::HashSet;
 
 use app::model::{FeedState, ServerFrame};
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
 use server::config::SourceKind;
 use server::hfp::RejectKind;
 
 use crate::helpers::{WAIT, spawn_app_with, upserted, vehicle, vp_message};
-use crate::mosquitto::{Mosquitto, TestPki};
+use crate::mosquitto::{Mosquitto, TestPki, publish_raw_to};
 use server::source::mqtt::{Broker, MqttSource};
 use std::time::Duration;
-
-/// A plain MQTT client for publishing hand-made messages.
-async fn raw_publish(broker: &Mosquitto, messages: Vec<(String, Vec<u8>)>) {
-    raw_publish_to(broker.addr.port(), messages).await;
-}
-
-async fn raw_publish_to(port: u16, messages: Vec<(String, Vec<u8>)>) {
-    let mut options = MqttOptions::new("test-raw-publisher", "127.0.0.1", port);
-    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-    let (client, mut events) = AsyncClient::new(options, 100);
-    for (topic, payload) in messages {
-        client.publish(topic, QoS::AtMostOnce, false, payload).await.expect("queued");
-    }
-    client.disconnect().await.expect("queued");
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let event = events.poll().await.expect("broker reachable");
-            if let Event::Outgoing(Outgoing::Disconnect) = event {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("published in time");
-}
 
 #[tokio::test]
 async fn messages_from_the_publish_subcommand_reach_the_map() {
@@ -76,7 +50,7 @@ async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() 
     // Resubscribed after reconnecting: ready again, and messages arrive.
     app.wait_until_ready(true).await;
     let (topic, payload) = vp_message(77, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
-    raw_publish(&broker, vec![(topic, payload.into_bytes())]).await;
+    broker.publish_raw(vec![(topic, payload.into_bytes())]).await;
     client.frame_where(|f| upserted(f, vehicle(77)).is_some()).await;
 }
 
@@ -92,9 +66,8 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
     let v1_topic = topic.replace("/hfp/v2/", "/hfp/v1/");
     let (sentinel_topic, sentinel_payload) =
         vp_message(6, "2026-11-24T06:00:00.000Z", 60.18, 24.95);
-    raw_publish(
-        &broker,
-        vec![
+    broker
+        .publish_raw(vec![
             (topic.clone(), Vec::new()),
             (topic.clone(), b"{\"VP\":{\"lat\":60.1,".to_vec()),
             (topic.clone(), vec![b' '; 100 * 1024]),
@@ -106,9 +79,8 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
             // A last valid message: MQTT keeps order, so once it is on the map every
             // message before it has been handled.
             (sentinel_topic, sentinel_payload.into_bytes()),
-        ],
-    )
-    .await;
+        ])
+        .await;
     client.frame_where(|f| upserted(f, vehicle(6)).is_some()).await;
     assert_eq!(app.stats.upserts_duplicate.get(), 1);
 
@@ -143,6 +115,6 @@ async fn the_live_source_speaks_tls_and_trusts_only_known_certificates() {
     let mut client = app.connect_past_snapshot().await;
 
     let (topic, payload) = vp_message(9, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
-    raw_publish_to(plain.port(), vec![(topic, payload.into_bytes())]).await;
+    publish_raw_to(plain.port(), vec![(topic, payload.into_bytes())]).await;
     client.frame_where(|f| upserted(f, vehicle(9)).is_some()).await;
 }

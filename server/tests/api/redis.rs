@@ -68,7 +68,7 @@ async fn listing_skips_the_sinks_offset_keys_and_malformed_values() {
     redis.command(0, &["SET", "0099/00001", &value(60.24, 1)]);
 
     let stats = Arc::new(Stats::default());
-    let store = RedisStore::new(&redis.url(DB), Arc::clone(&stats)).expect("valid URL");
+    let store = RedisStore::new(&redis.url(DB), None, Arc::clone(&stats)).expect("valid URL");
     let found = store.vehicles().await.expect("Redis answers");
     let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
     assert_eq!(ids, ["0022/00001", "0040/00412"]);
@@ -86,7 +86,8 @@ async fn listing_walks_a_keyspace_larger_than_one_scan_batch() {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     redis.command(DB, &args);
-    let store = RedisStore::new(&redis.url(DB), Arc::new(Stats::default())).expect("valid URL");
+    let store =
+        RedisStore::new(&redis.url(DB), None, Arc::new(Stats::default())).expect("valid URL");
     assert_eq!(store.vehicles().await.expect("answers").len(), 1_234);
 }
 
@@ -94,7 +95,8 @@ async fn listing_walks_a_keyspace_larger_than_one_scan_batch() {
 async fn when_redis_dies_lookups_fail_fast_and_recover_when_it_returns() {
     let mut redis = RedisServer::start();
     redis.command(DB, &["SET", "0022/00001", &value(60.21, 1)]);
-    let store = RedisStore::new(&redis.url(DB), Arc::new(Stats::default())).expect("valid URL");
+    let store =
+        RedisStore::new(&redis.url(DB), None, Arc::new(Stats::default())).expect("valid URL");
     let id = "0022/00001".parse().expect("id");
     assert!(store.vehicle(id).await.expect("answers").is_some());
 
@@ -156,4 +158,18 @@ async fn in_the_full_stack_a_redis_miss_falls_back_to_a_ksqldb_pull_query() {
         !fake.queries_received().iter().any(|sql| sql.contains("'0022/00001'")),
         "Redis answered that one"
     );
+}
+
+#[tokio::test]
+async fn a_password_protected_redis_answers_with_the_password_and_refuses_without() {
+    let redis = RedisServer::start_with_password("s3cret pass");
+    redis.command(DB, &["SET", "0022/00001", &value(60.21, 1)]);
+    let id = "0022/00001".parse().expect("id");
+
+    let stats = Arc::new(Stats::default());
+    let with = RedisStore::new(&redis.url(DB), Some("s3cret pass"), Arc::clone(&stats))
+        .expect("valid URL");
+    assert!(with.vehicle(id).await.expect("authenticated").is_some());
+    let without = RedisStore::new(&redis.url(DB), None, stats).expect("valid URL");
+    assert!(without.vehicle(id).await.is_err(), "no password, no data");
 }
