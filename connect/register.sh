@@ -17,14 +17,17 @@ dir=${CONNECTORS_DIR:-/etc/transit-stream/connectors}
 # True when something accepts a TCP connection at host:port (bash's /dev/tcp).
 answers() { timeout 2 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
 
+answer=$(mktemp)
+trap 'rm -f "$answer"' EXIT
+
 put() {
   local name=$1 body=$2 status
-  status=$(curl -sS -o /tmp/connect-answer -w '%{http_code}' -X PUT \
+  status=$(curl -sS -o "$answer" -w '%{http_code}' -X PUT \
     -H 'Content-Type: application/json' --data "$body" "$connect/connectors/$name/config")
   case $status in
     200) echo "Updated connector $name." ;;
     201) echo "Created connector $name." ;;
-    *) echo "Connect refused $name (HTTP $status):" >&2; cat /tmp/connect-answer >&2; exit 1 ;;
+    *) echo "Connect refused $name (HTTP $status):" >&2; cat "$answer" >&2; exit 1 ;;
   esac
 }
 
