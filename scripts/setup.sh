@@ -78,15 +78,18 @@ if [[ "${1:-}" == "--test" ]]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 
-  # tansu: a Kafka-protocol broker (Apache-2.0, in Rust) for the tests of `ingest`; the
-  # `dynostore` feature gives it in-memory storage. Built once (about 15 minutes cold on
-  # two cores), kept under target/tools like the Python tools.
-  tansu_version=0.6.0
+  # tansu: a Kafka-protocol broker (Apache-2.0, in Rust) for the tests of `ingest`:
+  # `dynostore` gives it in-memory storage, `libsql` an SQLite file that survives a broker
+  # restart. Built once, kept under target/tools like the Python tools; the stamp names
+  # the version and features, so a change of either rebuilds it.
   tansu=target/tools/tansu
-  if [[ "$("$tansu/bin/tansu" --version 2>/dev/null || true)" != *"$tansu_version"* ]]; then
-    step "Building tansu $tansu_version into $tansu (once; about 15 minutes)"
-    cargo install tansu --version "$tansu_version" --locked --no-default-features \
-      --features dynostore --root "$tansu" --target-dir target/tools/tansu-build
+  tansu_build="tansu 0.6.0 dynostore,libsql"
+  if [[ ! -x "$tansu/bin/tansu" || "$(cat "$tansu/build" 2>/dev/null || true)" != "$tansu_build" ]]; then
+    step "Building $tansu_build into $tansu (once; about 25 minutes on two cores)"
+    read -r _ version features <<<"$tansu_build"
+    cargo install tansu --version "$version" --locked --force --no-default-features \
+      --features "$features" --root "$tansu" --target-dir target/tools/tansu-build
     rm -rf target/tools/tansu-build
+    echo "$tansu_build" >"$tansu/build"
   fi
 fi

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::source::mqtt::{Broker, BrokerError};
+
 /// transit-stream: every Helsinki public-transport vehicle on a live map.
 ///
 /// With no options it runs in embedded mode: a built-in simulator feeds an in-memory table
@@ -29,17 +31,8 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_SOURCE", value_enum, default_value_t = SourceKind::Auto)]
     pub source: SourceKind,
 
-    /// MQTT broker of the live feed: mqtts://host:port (TLS, system roots) or mqtt://.
-    #[arg(long, env = "TRANSIT_MQTT_URL", default_value = "mqtts://mqtt.hsl.fi:8883")]
-    pub mqtt_url: String,
-
-    /// Extra CA certificates (PEM) to trust for an mqtts:// broker, besides the system's.
-    #[arg(long, env = "TRANSIT_MQTT_CA_FILE")]
-    pub mqtt_ca_file: Option<PathBuf>,
-
-    /// Topic filter of the live feed (default: vehicle positions of every mode).
-    #[arg(long, env = "TRANSIT_MQTT_TOPIC", default_value = "/hfp/v2/journey/ongoing/vp/#")]
-    pub mqtt_topic: String,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
 
     /// Seconds `--source auto` waits for the live broker before using the simulator.
     #[arg(long, env = "TRANSIT_LIVE_PROBE_SECS", default_value_t = 5)]
@@ -115,6 +108,65 @@ pub struct Config {
     pub tile_attribution: String,
 }
 
+/// Where the live feed comes from: the same options for the server, `ingest` and `record`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MqttArgs {
+    /// MQTT broker of the live feed: mqtts://host:port (TLS, system roots) or mqtt://.
+    #[arg(
+        id = "mqtt_url",
+        long = "mqtt-url",
+        value_name = "URL",
+        env = "TRANSIT_MQTT_URL",
+        default_value = HSL_BROKER
+    )]
+    pub url: String,
+
+    /// Extra CA certificates (PEM) to trust for an mqtts:// broker, besides the system's.
+    #[arg(
+        id = "mqtt_ca_file",
+        long = "mqtt-ca-file",
+        value_name = "PEM_FILE",
+        env = "TRANSIT_MQTT_CA_FILE"
+    )]
+    pub ca_file: Option<PathBuf>,
+
+    /// Topic filter of the live feed (default: vehicle positions of every mode).
+    #[arg(
+        id = "mqtt_topic",
+        long = "mqtt-topic",
+        value_name = "FILTER",
+        env = "TRANSIT_MQTT_TOPIC",
+        default_value = HSL_POSITIONS
+    )]
+    pub topic: String,
+}
+
+/// HSL's public HFP broker.
+const HSL_BROKER: &str = "mqtts://mqtt.hsl.fi:8883";
+/// Vehicle positions of every mode, ongoing journeys only.
+const HSL_POSITIONS: &str = "/hfp/v2/journey/ongoing/vp/#";
+
+impl MqttArgs {
+    /// The defaults: HSL's broker, every vehicle position.
+    pub fn hsl() -> Self {
+        Self { url: HSL_BROKER.to_owned(), ca_file: None, topic: HSL_POSITIONS.to_owned() }
+    }
+
+    /// Refuses an unusable broker URL or an empty topic filter.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.broker()?;
+        if self.topic.is_empty() {
+            return Err(ConfigError::Topic);
+        }
+        Ok(())
+    }
+
+    /// The broker to subscribe to, trusting the extra CA if one is given.
+    pub fn broker(&self) -> Result<Broker, BrokerError> {
+        Ok(Broker::parse(&self.url)?.with_extra_ca(self.ca_file.clone()))
+    }
+}
+
 /// A value that must not appear in logs: `Debug` shows `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -181,7 +233,7 @@ pub enum ConfigError {
     #[error("--replay-speed must be 0 (as fast as possible) or positive, not {0}")]
     ReplaySpeed(f64),
     #[error(transparent)]
-    Broker(#[from] crate::source::mqtt::BrokerError),
+    Broker(#[from] BrokerError),
     #[error("--mqtt-topic must not be empty")]
     Topic,
 }
@@ -217,11 +269,7 @@ impl Config {
         if !(self.replay_speed.is_finite() && self.replay_speed >= 0.0) {
             return Err(ConfigError::ReplaySpeed(self.replay_speed));
         }
-        crate::source::mqtt::Broker::parse(&self.mqtt_url)?;
-        if self.mqtt_topic.is_empty() {
-            return Err(ConfigError::Topic);
-        }
-        Ok(())
+        self.mqtt.validate()
     }
 
     pub fn vehicle_ttl(&self) -> Duration {
@@ -239,9 +287,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             site_root: PathBuf::from("target/site"),
             source: SourceKind::Simulator,
-            mqtt_url: "mqtts://mqtt.hsl.fi:8883".to_owned(),
-            mqtt_topic: "/hfp/v2/journey/ongoing/vp/#".to_owned(),
-            mqtt_ca_file: None,
+            mqtt: MqttArgs::hsl(),
             live_probe_secs: 5,
             replay_file: None,
             replay_speed: 1.0,

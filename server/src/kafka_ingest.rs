@@ -20,7 +20,6 @@ pub use producer::{KafkaSink, KafkaTarget, ProducerError};
 pub use stats::IngestStats;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,9 +33,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::config::{ConfigError, MqttArgs};
 use crate::readiness::Readiness;
 use crate::source::Sink;
-use crate::source::mqtt::{Broker, BrokerError, MqttSource};
+use crate::source::mqtt::MqttSource;
 
 /// How long stopping waits for Kafka to acknowledge what is still buffered.
 const FLUSH_ON_STOP: Duration = Duration::from_secs(10);
@@ -44,15 +44,8 @@ const FLUSH_ON_STOP: Duration = Duration::from_secs(10);
 /// Options of `transit-stream ingest`.
 #[derive(Debug, Clone, Args)]
 pub struct IngestArgs {
-    /// MQTT broker of the feed: mqtts://host:port (TLS, system roots) or mqtt://.
-    #[arg(long, env = "TRANSIT_MQTT_URL", default_value = "mqtts://mqtt.hsl.fi:8883")]
-    pub mqtt_url: String,
-    /// Extra CA certificates (PEM) to trust for an mqtts:// broker.
-    #[arg(long, env = "TRANSIT_MQTT_CA_FILE")]
-    pub mqtt_ca_file: Option<PathBuf>,
-    /// Topic filter to subscribe to.
-    #[arg(long, env = "TRANSIT_MQTT_TOPIC", default_value = "/hfp/v2/journey/ongoing/vp/#")]
-    pub mqtt_topic: String,
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
     /// Kafka bootstrap servers (host:port, comma-separated).
     #[arg(long, env = "TRANSIT_KAFKA_BROKERS", default_value = "localhost:9092")]
     pub kafka_brokers: String,
@@ -72,7 +65,7 @@ pub struct IngestArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
-    Broker(#[from] BrokerError),
+    Mqtt(#[from] ConfigError),
     #[error(transparent)]
     Producer(#[from] ProducerError),
     #[error("--max-buffered must be between 1 and 10000000, not {0}")]
@@ -115,7 +108,8 @@ impl Forwarder {
         if args.kafka_brokers.trim().is_empty() || args.kafka_topic.trim().is_empty() {
             return Err(IngestError::Kafka);
         }
-        let broker = Broker::parse(&args.mqtt_url)?.with_extra_ca(args.mqtt_ca_file);
+        args.mqtt.validate()?;
+        let broker = args.mqtt.broker().map_err(ConfigError::from)?;
         let stats = Arc::new(IngestStats::default());
         let fatal = CancellationToken::new();
         let target = KafkaTarget {
@@ -131,7 +125,7 @@ impl Forwarder {
             .local_addr()
             .map_err(|source| IngestError::Bind { addr: args.bind, source })?;
         let source =
-            MqttSource { broker, topic_filter: args.mqtt_topic, readiness: Readiness::default() };
+            MqttSource { broker, topic_filter: args.mqtt.topic, readiness: Readiness::default() };
         tracing::info!(brokers = %target.brokers, topic = %target.topic, "Producing to Kafka.");
         Ok(Self { source, sink, stats, listener, local_addr, fatal })
     }

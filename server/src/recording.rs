@@ -169,10 +169,8 @@ pub struct RecordArgs {
     pub out: std::path::PathBuf,
     #[arg(long, value_enum, default_value_t = RecordFrom::Live)]
     pub from: RecordFrom,
-    #[arg(long, default_value = "mqtts://mqtt.hsl.fi:8883")]
-    pub mqtt_url: String,
-    #[arg(long, default_value = "/hfp/v2/journey/ongoing/vp/#")]
-    pub mqtt_topic: String,
+    #[command(flatten)]
+    pub mqtt: crate::config::MqttArgs,
     /// Simulated vehicles (with --from simulator).
     #[arg(long, default_value_t = 100)]
     pub sim_vehicles: u32,
@@ -195,8 +193,8 @@ pub async fn record(
     match args.from {
         RecordFrom::Live => {
             let source = mqtt::MqttSource {
-                broker: mqtt::Broker::parse(&args.mqtt_url)?,
-                topic_filter: args.mqtt_topic,
+                broker: args.mqtt.broker()?,
+                topic_filter: args.mqtt.topic,
                 readiness: crate::readiness::Readiness::default(),
             };
             source.run(sink, stop).await;

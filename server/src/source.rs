@@ -81,16 +81,13 @@ impl Source {
                 crate::clock::now_ms(),
             ))
         };
-        let broker = || {
-            mqtt::Broker::parse(&config.mqtt_url)
-                .map(|broker| broker.with_extra_ca(config.mqtt_ca_file.clone()))
-        };
+        let broker = || config.mqtt.broker();
         let live = |broker| {
             // Not ready until subscribed: browsers are told the feed is stalled meanwhile.
             readiness.set(false);
             Source::Live(mqtt::MqttSource {
                 broker,
-                topic_filter: config.mqtt_topic.clone(),
+                topic_filter: config.mqtt.topic.clone(),
                 readiness: readiness.clone(),
             })
         };
@@ -115,12 +112,12 @@ impl Source {
                 let timeout = Duration::from_secs(config.live_probe_secs);
                 match mqtt::MqttSource::probe(&broker, timeout).await {
                     Ok(()) => {
-                        tracing::info!(broker = %config.mqtt_url, "Live feed reachable: showing live vehicles.");
+                        tracing::info!(broker = %config.mqtt.url, "Live feed reachable: showing live vehicles.");
                         (Some(live(broker)), None)
                     }
                     Err(reason) => {
                         tracing::warn!(
-                            broker = %config.mqtt_url,
+                            broker = %config.mqtt.url,
                             %reason,
                             "The live feed is unreachable: showing SIMULATED vehicles instead."
                         );

@@ -3,6 +3,7 @@
 //! `tansu`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ pub struct Daemon {
     pub addr: SocketAddr,
     program: String,
     args: Box<dyn Fn(u16) -> Vec<String> + Send>,
+    /// Working directory, for programs that keep their data relative to it.
+    dir: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -19,8 +22,22 @@ impl Daemon {
         program: impl Into<String>,
         args: impl Fn(u16) -> Vec<String> + Send + 'static,
     ) -> Self {
+        Self::start_in(None, program, args)
+    }
+
+    /// Like [`Daemon::start`], running in `dir` (created if missing), which outlives
+    /// restarts: what the program keeps there survives a crash, as on a server's disk.
+    pub fn start_in(
+        dir: Option<PathBuf>,
+        program: impl Into<String>,
+        args: impl Fn(u16) -> Vec<String> + Send + 'static,
+    ) -> Self {
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).expect("the daemon's directory can be created");
+        }
         let addr = free_port();
-        let mut daemon = Self { addr, program: program.into(), args: Box::new(args), child: None };
+        let program = program.into();
+        let mut daemon = Self { addr, program, args: Box::new(args), dir, child: None };
         daemon.restart();
         daemon
     }
@@ -36,7 +53,11 @@ impl Daemon {
     /// Starts it (again) on the same port and waits until the port accepts connections.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let child = command
             .args((self.args)(self.addr.port()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -62,5 +83,8 @@ pub fn free_port() -> SocketAddr {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -28,8 +28,8 @@ impl Mosquitto {
         let (url, topic) = (self.url(), topic.to_owned());
         spawn_app_with(move |config| {
             config.source = SourceKind::Live;
-            config.mqtt_url = url;
-            config.mqtt_topic = topic;
+            config.mqtt.url = url;
+            config.mqtt.topic = topic;
         })
         .await
     }

@@ -107,8 +107,8 @@ async fn the_live_source_speaks_tls_and_trusts_only_known_certificates() {
     let ca = pki.ca();
     let app = spawn_app_with(move |config| {
         config.source = SourceKind::Live;
-        config.mqtt_url = tls_url;
-        config.mqtt_ca_file = Some(ca);
+        config.mqtt.url = tls_url;
+        config.mqtt.ca_file = Some(ca);
     })
     .await;
     app.wait_until_ready(true).await;

@@ -1,6 +1,15 @@
 //! A real Kafka-protocol broker on a free loopback port: tansu (Apache-2.0, a Kafka-compatible
-//! broker in Rust; not Apache Kafka), in-memory storage, installed by the test command under
-//! `target/tools/tansu`. With memory storage a restart starts empty, topics included.
+//! broker in Rust; not Apache Kafka), installed by the test command under `target/tools/tansu`.
+//!
+//! Two storages: memory (fast; a restart starts empty, topics included) and an SQLite file
+//! in the broker's own temporary directory, kept across a kill and restart the way a Kafka
+//! broker keeps its log directory. A broker restart is only tested with the second: a Kafka
+//! broker that comes back remembers its idempotent producers (their ids and sequence
+//! numbers are in its log), and librdkafka relies on that. When a broker answers
+//! UNKNOWN_PRODUCER_ID, librdkafka bumps the producer epoch and restarts the sequence at 0,
+//! which Apache Kafka accepts from a producer it has lost track of; tansu 0.6 refuses any
+//! producer id it does not hold, so after a memory restart the same batch is refused on
+//! every retry (seen in librdkafka's `eos` debug log).
 
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
@@ -28,15 +37,20 @@ pub struct Record {
 }
 
 impl Tansu {
+    /// A broker with memory storage.
     pub fn start() -> Self {
-        Self(Daemon::start(TANSU, |port| {
-            let url = format!("tcp://127.0.0.1:{port}");
-            ["broker", "--listener-url", &url, "--advertised-listener-url", &url]
-                .into_iter()
-                .chain(["--storage-engine", "memory://tansu/"])
-                .map(str::to_owned)
-                .collect()
-        }))
+        Self(Daemon::start(TANSU, |port| broker_args(port, "memory://tansu/")))
+    }
+
+    /// A broker whose data survives [`Daemon::kill`] and [`Daemon::restart`]: an SQLite
+    /// file (tansu resolves the URL against its working directory).
+    pub fn start_durable() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "transit-stream-tansu-{}-{}",
+            std::process::id(),
+            crate::daemon::free_port().port()
+        ));
+        Self(Daemon::start_in(Some(dir), TANSU, |port| broker_args(port, "sqlite://tansu.db")))
     }
 
     pub fn bootstrap(&self) -> String {
@@ -104,6 +118,15 @@ impl Tansu {
         .await
         .expect("the reader does not panic")
     }
+}
+
+fn broker_args(port: u16, storage: &str) -> Vec<String> {
+    let url = format!("tcp://127.0.0.1:{port}");
+    ["broker", "--listener-url", &url, "--advertised-listener-url", &url]
+        .into_iter()
+        .chain(["--storage-engine", storage])
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Deref for Tansu {
