@@ -1,16 +1,18 @@
-//! Browser-only code (hydrate build): Leaflet, the `/ws` subscription and timers.
+//! Browser-only code (hydrate build): Leaflet, the vehicle canvas, the `/ws` subscription
+//! and timers.
 //!
 //! # Layout
-//! * `map_view`: owns the Leaflet map and one canvas circle marker per vehicle.
+//! * `map_view`: owns the Leaflet map, the fleet ([`crate::fleet`]) and the animation loop.
+//! * `vehicle_canvas`: draws the fleet on one canvas over the map.
 //! * `live`: the reconnecting WebSocket that feeds frames to the map view.
 //!
-//! Markers are updated imperatively, not through one signal per vehicle: a frame touches
-//! hundreds of markers and Leaflet's canvas renderer coalesces all `setLatLng` calls made in
-//! one task into a single redraw. Signals carry only what the rest of the page shows (status,
+//! Vehicles are not signals: a frame touches hundreds of them and the animation loop reads
+//! them sixty times a second. Signals carry only what the rest of the page shows (status,
 //! count, selection).
 
 mod live;
 mod map_view;
+mod vehicle_canvas;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,17 +20,11 @@ use std::rc::Rc;
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use crate::components::ConnectionStatus;
-use crate::model::VehicleId;
+use crate::components::MapState;
 use crate::{META_TILE_ATTRIBUTION, META_TILE_URL};
 
 /// Starts Leaflet in `container` once it is mounted, then subscribes to `/ws`.
-pub fn start_live_map(
-    container: NodeRef<Div>,
-    status: RwSignal<ConnectionStatus>,
-    vehicle_count: RwSignal<usize>,
-    selected: RwSignal<Option<VehicleId>>,
-) {
+pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
     let started = Rc::new(RefCell::new(false));
     Effect::new(move |_| {
         let Some(element) = container.get() else { return };
@@ -39,21 +35,17 @@ pub fn start_live_map(
             url: meta_content(META_TILE_URL).unwrap_or_default(),
             attribution: meta_content(META_TILE_ATTRIBUTION).unwrap_or_default(),
         };
-        let view = match map_view::MapView::new(&element, &tiles, selected) {
-            Ok(view) => Rc::new(RefCell::new(view)),
+        let view = match map_view::MapView::start(&element, &tiles, state) {
+            Ok(view) => view,
             Err(error) => {
                 leptos::logging::error!("Leaflet could not start: {error:?}");
                 return;
             }
         };
-        // Keep the highlighted marker in step with the selection, whoever changed it.
-        let for_selection = Rc::clone(&view);
-        Effect::new(move |_| for_selection.borrow_mut().highlight(selected.get()));
-
-        live::subscribe(status, move |frame| {
+        live::subscribe(state.status, move |frame| {
             let mut view = view.borrow_mut();
             view.apply(frame);
-            vehicle_count.set(view.len());
+            state.vehicle_count.set(view.len());
         });
     });
 }

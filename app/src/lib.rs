@@ -5,10 +5,13 @@
 //! * [`error`]: the errors a browser can see ([`error::ApiError`]).
 //! * [`api`]: server functions. Their bodies run on the server and reach data only through
 //!   the [`ssr::Backend`] seam, so the store behind them can change without touching the UI.
+//! * [`fleet`]: the fleet as the map shows it: gliding positions, fading, hit tests; pure.
+//! * [`glyph`], [`palette`]: each mode's outline and the colours (by mode or by delay),
+//!   shared by the canvas and the legend.
 //! * [`format`]: how numbers are shown (km/h, delay, Helsinki time); pure and unit-tested.
 //! * [`components`]: the page: map, status badge, vehicle panel.
 //! * `ssr` (server build only): the [`ssr::Backend`] trait and its context handle.
-//! * `browser` (browser build only): Leaflet and the `/ws` subscription.
+//! * `browser` (browser build only): Leaflet, the vehicle canvas and the `/ws` subscription.
 //!
 //! The `ssr` and `hydrate` features are gated here, once: the rest of the crate compiles on
 //! both sides and calls into these modules at a few marked points.
@@ -16,8 +19,11 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod fleet;
 pub mod format;
+pub mod glyph;
 pub mod model;
+pub mod palette;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -41,12 +47,16 @@ pub struct MapSettings {
     /// Said on the map when the data is not live HSL data (simulated, replayed, or the
     /// live feed unreachable).
     pub notice: Option<String>,
+    /// Where the positions come from (live HSL feed, replay, simulator, ksqlDB), shown in
+    /// the status.
+    pub source: String,
 }
 
 /// Names of the `<meta>` tags carrying [`MapSettings`].
 pub const META_TILE_URL: &str = "transit-stream:tile-url";
 pub const META_TILE_ATTRIBUTION: &str = "transit-stream:tile-attribution";
 pub const META_NOTICE: &str = "transit-stream:notice";
+pub const META_SOURCE: &str = "transit-stream:source";
 
 /// The HTML document around the app. Rendered only on the server.
 pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
@@ -59,6 +69,7 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <meta name=META_TILE_URL content=map.tile_url />
                 <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
                 <meta name=META_NOTICE content=map.notice.unwrap_or_default() />
+                <meta name=META_SOURCE content=map.source />
                 // No favicon request: the page has nothing to show there yet.
                 <link rel="icon" href="data:," />
                 <link rel="stylesheet" href="/leaflet/leaflet.css" />

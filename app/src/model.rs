@@ -195,6 +195,8 @@ impl VehiclePosition {
             mode: self.mode,
             line: self.line.clone(),
             heading: self.heading,
+            delay_s: self.delay_s,
+            timestamp_ms: self.timestamp_ms,
         }
     }
 }
@@ -213,6 +215,13 @@ pub struct Marker {
     pub line: Option<String>,
     #[serde(default, rename = "hdg", skip_serializing_if = "Option::is_none")]
     pub heading: Option<u16>,
+    /// Seconds behind schedule (negative: early), for colouring by delay.
+    #[serde(default, rename = "dl", skip_serializing_if = "Option::is_none")]
+    pub delay_s: Option<i32>,
+    /// Event time in milliseconds since the epoch: how old the position is, which the map
+    /// shows by fading the vehicle.
+    #[serde(rename = "ts")]
+    pub timestamp_ms: i64,
 }
 
 /// A frame pushed by the server on `/ws`. Every frame carries the hub's sequence number so a
@@ -336,13 +345,15 @@ mod tests {
                 mode: TransportMode::Tram,
                 line: Some("4".into()),
                 heading: None,
+                delay_s: Some(-20),
+                timestamp_ms: 1_795_500_000_000,
             }],
             removed: vec![VehicleId::new(40, 5).expect("fits")],
         };
         let text = serde_json::to_string(&frame).expect("serializes");
         assert_eq!(
             text,
-            r#"{"type":"delta","seq":7,"upserts":[{"id":"0022/01234","lat":60.17,"lon":24.94,"mode":"tram","line":"4"}],"removed":["0040/00005"]}"#
+            r#"{"type":"delta","seq":7,"upserts":[{"id":"0022/01234","lat":60.17,"lon":24.94,"mode":"tram","line":"4","dl":-20,"ts":1795500000000}],"removed":["0040/00005"]}"#
         );
         assert_eq!(serde_json::from_str::<ServerFrame>(&text).expect("parses"), frame);
     }

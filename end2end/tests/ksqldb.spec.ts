@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { startFakeKsqldb, startServer, type Running } from '../server';
+import { clickVehicle, isolatedVehicle } from './vehicles';
 
 // ksqlDB mode against the fake ksqlDB (a protocol fake built from ksqlDB's documentation,
 // not ksqlDB, which cannot run on our machines), its table fed by the simulator.
@@ -17,25 +18,11 @@ test('in ksqlDB mode the map follows the push query and a click runs a pull quer
       .poll(async () => Number(await status.getAttribute('data-count')))
       .toBeGreaterThanOrEqual(Math.floor(fleet * 0.9));
 
-    const box = (await page.locator('#map').boundingBox())!;
-    const target = await page.evaluate(({ width, height }) => {
-      const map = (window as any).transitMap;
-      const points: { id: string; x: number; y: number }[] = [];
-      map.eachLayer((layer: any) => {
-        if (!layer.options || !layer.options.vehicleId) return;
-        const p = map.latLngToContainerPoint(layer.getLatLng());
-        points.push({ id: layer.options.vehicleId, x: p.x, y: p.y });
-      });
-      return points.find(
-        (m) =>
-          m.x > 40 && m.y > 40 && m.x < width - 420 && m.y < height - 40 &&
-          points.every((o) => o.id === m.id || Math.hypot(o.x - m.x, o.y - m.y) > 14),
-      );
-    }, { width: box.width, height: box.height });
-    expect(target, 'an isolated marker to click').toBeDefined();
+    const target = await isolatedVehicle(page);
+    expect(target, 'an isolated vehicle to click').toBeDefined();
 
     const answer = page.waitForResponse((r) => r.url().endsWith('/api/vehicle'));
-    await page.mouse.click(box.x + target!.x, box.y + target!.y);
+    await clickVehicle(page, target!.id);
     const reported = await (await answer).json();
     expect(reported.source).toBe('ksqldb');
     expect(reported.position.id).toBe(target!.id);

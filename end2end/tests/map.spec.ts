@@ -1,27 +1,10 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as path from 'node:path';
+import { clickVehicle, isolatedVehicle, paintedAt, vehicles } from './vehicles';
 
 const url = () => process.env.TRANSIT_URL ?? '';
 const fleet = () => Number(process.env.TRANSIT_FLEET ?? '0');
 const artifacts = path.join(__dirname, '..', 'artifacts');
-
-type MarkerInfo = { id: string; lat: number; lng: number; x: number; y: number };
-
-/** Every vehicle marker on the map, read through the `window.transitMap` debugging handle. */
-async function markers(page: Page): Promise<MarkerInfo[]> {
-  return page.evaluate(() => {
-    const map = (window as any).transitMap;
-    const found: MarkerInfo[] = [];
-    map.eachLayer((layer: any) => {
-      const id = layer.options && layer.options.vehicleId;
-      if (!id) return;
-      const at = layer.getLatLng();
-      const point = map.latLngToContainerPoint(at);
-      found.push({ id, lat: at.lat, lng: at.lng, x: point.x, y: point.y });
-    });
-    return found;
-  });
-}
 
 /** Opens the map with tiles blocked (the map must work without them) and page errors caught. */
 async function openMap(page: Page): Promise<string[]> {
@@ -45,7 +28,7 @@ test('the map shows the simulated fleet and says it is live', async ({ page }) =
   await expect
     .poll(async () => Number(await status.getAttribute('data-count')), { timeout: 15_000 })
     .toBeGreaterThanOrEqual(Math.floor(fleet() * 0.95));
-  const shown = await markers(page);
+  const shown = await vehicles(page);
   expect(shown.length).toBeLessThanOrEqual(fleet());
   expect(new Set(shown.map((m) => m.id)).size).toBe(shown.length);
   expect(Number(await status.getAttribute('data-count'))).toBe(shown.length);
@@ -61,12 +44,12 @@ test('the map shows the simulated fleet and says it is live', async ({ page }) =
 
 test('vehicles move on the map within a few seconds', async ({ page }) => {
   await openMap(page);
-  await expect.poll(async () => (await markers(page)).length).toBeGreaterThan(0);
-  const before = new Map((await markers(page)).map((m) => [m.id, `${m.lat},${m.lng}`]));
+  await expect.poll(async () => (await vehicles(page)).length).toBeGreaterThan(0);
+  const before = new Map((await vehicles(page)).map((m) => [m.id, `${m.lat},${m.lng}`]));
   await expect
     .poll(
       async () =>
-        (await markers(page)).filter((m) => before.has(m.id) && before.get(m.id) !== `${m.lat},${m.lng}`).length,
+        (await vehicles(page)).filter((m) => before.has(m.id) && before.get(m.id) !== `${m.lat},${m.lng}`).length,
       { timeout: 5_000 },
     )
     .toBeGreaterThan(0);
@@ -74,22 +57,13 @@ test('vehicles move on the map within a few seconds', async ({ page }) => {
 
 test('clicking a vehicle shows the position the server reports for it', async ({ page }) => {
   const errors = await openMap(page);
-  await expect.poll(async () => (await markers(page)).length).toBeGreaterThan(fleet() / 2);
+  await expect.poll(async () => (await vehicles(page)).length).toBeGreaterThan(fleet() / 2);
 
-  // A marker well inside the map, clear of the panel's corner and of other markers, so the
-  // click lands on it and nothing else.
-  const box = (await page.locator('#map').boundingBox())!;
-  const all = await markers(page);
-  const target = all.find(
-    (m) =>
-      m.x > 40 && m.y > 40 && m.x < box.width - 420 && m.y < box.height - 40 &&
-      all.every((o) => o.id === m.id || Math.hypot(o.x - m.x, o.y - m.y) > 14),
-  );
-  expect(target, 'an isolated marker to click').toBeDefined();
-  const fresh = (await markers(page)).find((m) => m.id === target!.id)!;
+  const target = await isolatedVehicle(page);
+  expect(target, 'an isolated vehicle to click').toBeDefined();
 
   const answer = page.waitForResponse((r) => r.url().endsWith('/api/vehicle'));
-  await page.mouse.click(box.x + fresh.x, box.y + fresh.y);
+  await clickVehicle(page, target!.id);
   const response = await answer;
   expect(response.status()).toBe(200);
   const reported = await response.json();
@@ -127,4 +101,107 @@ test('clicking a vehicle shows the position the server reports for it', async ({
   expect(newer.timestamp_ms).toBeGreaterThan(p.timestamp_ms);
   await expect(panel.locator('dl')).toHaveAttribute('data-timestamp-ms', String(newer.timestamp_ms));
   expect(errors).toEqual([]);
+});
+
+test('vehicles are drawn exactly where Leaflet places their positions', async ({ page }) => {
+  await openMap(page);
+  await expect.poll(async () => (await vehicles(page)).length).toBeGreaterThan(fleet() / 2);
+  // Our projection against Leaflet's own, for every vehicle, after panning and zooming.
+  for (const [lat, lng, zoom] of [[60.17, 24.94, 12], [60.2, 25.0, 15.5], [60.25, 24.8, 10]]) {
+    await page.evaluate(([lat, lng, zoom]) => (window as any).transitMap.setView([lat, lng], zoom, { animate: false }), [lat, lng, zoom]);
+    const offsets = await page.evaluate(() => {
+      const map = (window as any).transitMap;
+      return ((window as any).transitVehicles() as any[]).map((v) => {
+        const p = map.latLngToContainerPoint([v.lat, v.lng]);
+        return Math.hypot(p.x - v.x, p.y - v.y);
+      });
+    });
+    expect(offsets.length).toBeGreaterThan(0);
+    // Leaflet rounds each point to whole pixels; we keep fractions so that glides are
+    // smooth: at most half a pixel per axis apart.
+    expect(Math.max(...offsets)).toBeLessThanOrEqual(Math.SQRT1_2 + 1e-9);
+  }
+});
+
+test('vehicles glide between reports instead of jumping, and are painted on the canvas', async ({ page }) => {
+  await openMap(page);
+  await expect.poll(async () => (await vehicles(page)).filter((v) => v.gliding).length).toBeGreaterThan(0);
+  // Follow gliding vehicles over animation frames for one second: a vehicle that jumped
+  // would show one or two positions; a glide shows many, each a small step.
+  const tracks: Record<string, [number, number][]> = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const tracks: Record<string, [number, number][]> = {};
+        const started = performance.now();
+        const sample = () => {
+          for (const v of (window as any).transitVehicles()) {
+            (tracks[v.id] ??= []).push([v.x, v.y]);
+          }
+          if (performance.now() - started < 1000) requestAnimationFrame(sample);
+          else resolve(tracks);
+        };
+        requestAnimationFrame(sample);
+      }),
+  );
+  const moving = Object.values(tracks).filter((t) => new Set(t.map(([x, y]) => `${x},${y}`)).size > 1);
+  expect(moving.length).toBeGreaterThan(0);
+  const distinct = (t: [number, number][]) => new Set(t.map(([x, y]) => `${x.toFixed(3)},${y.toFixed(3)}`)).size;
+  const smooth = moving.filter((t) => distinct(t) >= 10);
+  expect(smooth.length, 'vehicles moving through many intermediate positions').toBeGreaterThan(moving.length / 2);
+
+  // And the canvas really shows them: the pixel under an isolated vehicle is painted.
+  const target = await isolatedVehicle(page);
+  expect(target).toBeDefined();
+  expect(await paintedAt(page, target!.id)).not.toBe('transparent');
+});
+
+test('the legend explains the shapes, and the delay switch colours vehicles by punctuality', async ({ page }) => {
+  await openMap(page);
+  const legend = page.getByTestId('legend');
+  for (const name of ['Bus', 'Tram', 'Metro', 'Train', 'Ferry']) {
+    await expect(legend.getByRole('listitem').filter({ hasText: name })).toBeVisible();
+  }
+  await expect.poll(async () => (await vehicles(page)).length).toBeGreaterThan(fleet() / 2);
+  const target = (await isolatedVehicle(page))!;
+  const modeColours: Record<string, string> = {
+    bus: '#007ac9', tram: '#00985f', train: '#8c4799', metro: '#ff6319', ferry: '#00b9e4',
+  };
+  await expect.poll(() => paintedAt(page, target.id)).toBe(modeColours[target.mode]);
+
+  const delay = legend.getByRole('radio', { name: 'Delay' });
+  await delay.click();
+  await expect(delay).toHaveAttribute('aria-checked', 'true');
+  // The thresholds are stated, not implied.
+  const classes = page.getByTestId('delay-legend');
+  await expect(classes).toContainText('Early (over 1 min)');
+  await expect(classes).toContainText('Late (3-10 min)');
+  await expect(classes).toContainText('Very late (over 10 min)');
+  const delayColour = (d: number | null) =>
+    d === null ? '#8a8f94' : d < -60 ? '#cc79a7' : d < 180 ? '#009e73' : d < 600 ? '#e69f00' : '#d55e00';
+  await expect
+    .poll(async () => {
+      const now = (await vehicles(page)).find((v) => v.id === target.id)!;
+      return (await paintedAt(page, target.id)) === delayColour(now.delay);
+    })
+    .toBe(true);
+});
+
+test('the status says how many updates arrive per second and where they come from', async ({ page }) => {
+  // Count the position updates the page receives, independently of the page.
+  const arrivals: [number, number][] = [];
+  page.on('websocket', (socket) =>
+    socket.on('framereceived', ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === 'delta') arrivals.push([Date.now(), frame.upserts.length]);
+    }),
+  );
+  await openMap(page);
+  await expect(page.getByTestId('source')).toHaveText('simulator');
+  await expect(page.getByTestId('rate')).toHaveText(/^\d+ updates\/s$/);
+  await page.waitForTimeout(6_000); // let the five-second window fill with real arrivals
+  const shown = Number(await page.getByTestId('status').getAttribute('data-rate'));
+  const now = Date.now();
+  const counted = arrivals.filter(([t]) => now - t < 5_000).reduce((sum, [, n]) => sum + n, 0) / 5;
+  expect(counted).toBeGreaterThan(0);
+  expect(Math.abs(shown - counted) / counted).toBeLessThan(0.3);
 });

@@ -72,6 +72,16 @@ pub enum SourceError {
 }
 
 impl Source {
+    /// What the page's status says the data comes from.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Live(_) => "live HSL feed",
+            Self::Simulator(_) => "simulator",
+            Self::Replay(_) => "replay",
+            Self::Ksqldb(_) => "ksqlDB",
+        }
+    }
+
     /// The embedded source the configuration asks for. `auto` probes the live broker.
     pub async fn choose(config: &Config, readiness: &Readiness) -> Result<Choice, SourceError> {
         let simulator = || {

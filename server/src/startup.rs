@@ -140,6 +140,7 @@ impl Application {
             }),
             None => Arc::clone(&table_backend),
         };
+        let source_label = source.as_ref().map_or("API only", Source::label).to_owned();
         let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats), readiness.clone()));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -157,6 +158,7 @@ impl Application {
                 tile_url: config.tile_url.clone(),
                 tile_attribution: config.tile_attribution.clone(),
                 notice,
+                source: source_label,
             },
             backend: BackendHandle(Arc::clone(&backend)),
             stores: Stores {

@@ -1,22 +1,31 @@
-//! The Leaflet map and its markers: one canvas `circleMarker` per vehicle, updated in place.
+//! The Leaflet map (tiles, attribution, pan and zoom) and the fleet drawn over it by
+//! [`VehicleCanvas`] in one `requestAnimationFrame` loop for all vehicles.
+//!
+//! The loop draws only when something visible changed: a frame arrived and vehicles are
+//! gliding, the map moved, the selection changed, or a second passed (ages fade). Browsers
+//! do not run animation frames in hidden tabs, so a background tab costs nothing.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use leaflet::{
-    CircleMarker, LatLng, Map, MapOptions, MouseEvents, PathOptions, TileLayer, TileLayerOptions,
-};
+use leaflet::{LatLng, Map, MapOptions, TileLayer, TileLayerOptions};
 use leptos::prelude::*;
-use wasm_bindgen::JsValue;
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::prelude::{Closure, wasm_bindgen};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
-use crate::model::{Marker, ServerFrame, TransportMode, VehicleId};
+use super::vehicle_canvas::{Look, Placed, VehicleCanvas, View};
+use crate::components::MapState;
+use crate::fleet::{self, Fleet, GLIDE_MS};
+use crate::model::{ServerFrame, VehicleId};
 
 /// Central Helsinki, and a zoom that shows the inner city and the metro line.
 const HELSINKI: (f64, f64) = (60.1699, 24.9384);
 const START_ZOOM: f64 = 12.0;
-const RADIUS: f64 = 5.0;
-const SELECTED_RADIUS: f64 = 9.0;
+/// How far from a vehicle (CSS pixels) a click or tap still picks it: a fingertip's width.
+const HIT_RADIUS: f64 = 16.0;
+/// Ages shown by fading change slowly: redrawing an idle map once a second is enough.
+const IDLE_REDRAW_MS: f64 = 1_000.0;
 
 /// Tile source from the server's configuration.
 pub struct Tiles {
@@ -24,184 +33,216 @@ pub struct Tiles {
     pub attribution: String,
 }
 
-/// Owns the map and the markers of every vehicle currently shown.
+/// Owns the map, the fleet and the canvas they are drawn on.
 pub struct MapView {
     map: Map,
-    markers: HashMap<VehicleId, CircleMarker>,
-    selected: RwSignal<Option<VehicleId>>,
-    highlighted: Option<VehicleId>,
+    canvas: VehicleCanvas,
+    fleet: Fleet,
+    /// What the last drawn frame showed, and where: clicks are tested against it.
+    placed: Vec<Placed>,
+    state: MapState,
+    last_drawn: Option<(View, Look, f64)>,
+    /// Until when (animation clock) some vehicle may still be gliding.
+    glide_until: f64,
+    rate: fleet::Rate,
 }
 
 impl MapView {
-    pub fn new(
+    /// Starts Leaflet in `element`, adds the vehicle canvas and starts the animation loop.
+    pub fn start(
         element: &HtmlElement,
         tiles: &Tiles,
-        selected: RwSignal<Option<VehicleId>>,
-    ) -> Result<Self, JsValue> {
+        state: MapState,
+    ) -> Result<Rc<RefCell<Self>>, JsValue> {
         let options = MapOptions::new();
-        // One canvas for all markers: thousands of DOM or SVG markers make panning stutter.
-        options.set_prefer_canvas(true);
         options.set_center(LatLng::new(HELSINKI.0, HELSINKI.1));
         options.set_zoom(START_ZOOM);
         let map = Map::new_with_element(element, &options)?;
-
         if !tiles.url.is_empty() {
             let tile_options = TileLayerOptions::new();
             tile_options.set_attribution(tiles.attribution.clone());
             tile_options.set_max_zoom(19.0);
-            // Tiles are decoration: when they cannot load the markers still draw and click.
+            // Tiles are decoration: when they cannot load the vehicles still draw and click.
             TileLayer::new_options(&tiles.url, &tile_options).add_to(&map);
         }
         attribution_control(&map).add_attribution(
             "Vehicle data © <a href=\"https://www.hsl.fi/en/hsl/open-data\">HSL</a>, CC BY 4.0",
         );
+        let canvas = VehicleCanvas::new(element)?;
+        let view = Rc::new(RefCell::new(Self {
+            map: map.clone(),
+            canvas,
+            fleet: Fleet::default(),
+            placed: Vec::new(),
+            state,
+            last_drawn: None,
+            glide_until: 0.0,
+            rate: fleet::Rate::default(),
+        }));
 
-        // A read-only handle for people debugging in the console and for the browser tests,
-        // which need marker positions on the canvas to click them.
-        if let Some(window) = web_sys::window() {
-            let _ = js_sys::Reflect::set(&window, &JsValue::from_str("transitMap"), &map);
-        }
-        Ok(Self { map, markers: HashMap::new(), selected, highlighted: None })
+        let clicked = Rc::downgrade(&view);
+        map.on_mouse_click(Box::new(move |event: leaflet::MouseEvent| {
+            let point = event.container_point();
+            if let Some(view) = clicked.upgrade() {
+                let hit = view.borrow().pick((point.x(), point.y()));
+                if let Some(id) = hit {
+                    state.selected.set(Some(id));
+                }
+            }
+        }));
+        animate(Rc::clone(&view));
+        expose_for_debugging(&map, &view);
+        Ok(view)
     }
 
-    /// Number of markers on the map.
+    /// Number of vehicles on the map.
     pub fn len(&self) -> usize {
-        self.markers.len()
+        self.fleet.len()
     }
 
-    /// Applies one frame: a snapshot replaces everything, a delta moves, adds and removes.
+    /// Applies one frame; the vehicles it moves glide from where they are drawn.
     pub fn apply(&mut self, frame: ServerFrame) {
-        match frame {
-            ServerFrame::Snapshot { vehicles, .. } => {
-                let keep: std::collections::HashSet<VehicleId> =
-                    vehicles.iter().map(|marker| marker.id).collect();
-                self.markers.retain(|id, marker| {
-                    let stays = keep.contains(id);
-                    if !stays {
-                        marker.remove();
-                    }
-                    stays
-                });
-                for vehicle in &vehicles {
-                    self.upsert(vehicle);
-                }
-            }
-            ServerFrame::Delta { upserts, removed, .. } => {
-                for vehicle in &upserts {
-                    self.upsert(vehicle);
-                }
-                for id in removed {
-                    if let Some(marker) = self.markers.remove(&id) {
-                        marker.remove();
-                    }
-                }
-            }
-            // Status frames are for the badge; `live` handles them.
-            ServerFrame::Status { .. } => {}
+        let now = animation_clock();
+        if let ServerFrame::Delta { upserts, .. } = &frame {
+            self.rate.add(now, upserts.len());
+            self.state.updates_per_s.set(self.rate.per_second(now).round() as u32);
+        }
+        self.fleet.apply(frame, now);
+        self.glide_until = now + GLIDE_MS;
+    }
+
+    /// The vehicle nearest to a point of the map, if one is drawn close enough.
+    fn pick(&self, at: (f64, f64)) -> Option<VehicleId> {
+        let points: Vec<_> = self.placed.iter().map(|p| (p.id, p.x, p.y)).collect();
+        fleet::under(&points, at, HIT_RADIUS).first().copied()
+    }
+
+    /// Where the map stands, in the terms Leaflet places its tiles by: the projected
+    /// pixel of the container's top-left corner is the layer origin plus the layer point
+    /// of that corner (which moves while the map is dragged).
+    fn view(&self) -> View {
+        let zoom = self.map.get_zoom();
+        let size = self.map.get_size();
+        let extras = self.map.unchecked_ref::<MapExtras>();
+        let origin = extras.pixel_origin();
+        let corner = extras.container_point_to_layer_point(&leaflet::Point::new(0.0, 0.0));
+        View {
+            zoom,
+            origin: (origin.x() + corner.x(), origin.y() + corner.y()),
+            width: size.x(),
+            height: size.y(),
         }
     }
 
-    fn upsert(&mut self, vehicle: &Marker) {
-        let position = LatLng::new(vehicle.lat, vehicle.lon);
-        if let Some(marker) = self.markers.get(&vehicle.id) {
-            marker.set_lat_lng(&position);
+    /// One animation frame at `now` (the animation clock).
+    fn frame(&mut self, now: f64) {
+        let view = self.view();
+        let look = Look {
+            selected: self.state.selected.get_untracked(),
+            colour_by: self.state.colour_by.get_untracked(),
+        };
+        let idle = self.last_drawn.is_some_and(|(last_view, last_look, drawn_at)| {
+            last_view == view
+                && last_look == look
+                && now > self.glide_until
+                && now - drawn_at < IDLE_REDRAW_MS
+        });
+        if idle {
             return;
         }
-        let marker = CircleMarker::new_with_options(&position, &style(vehicle, false));
-        let (id, selected) = (vehicle.id, self.selected);
-        marker.on_click(Box::new(move |_| selected.set(Some(id))));
-        marker.add_to(&self.map);
-        if self.selected.get_untracked() == Some(id) {
-            // The selected vehicle came back (or arrived after the click): highlight it,
-            // and remember it so the next selection restores it.
-            marker.set_style(&style(vehicle, true));
-            marker.set_radius(SELECTED_RADIUS);
-            self.highlighted = Some(id);
+        let wall = js_sys::Date::now();
+        self.canvas.draw(&self.fleet, &view, (now, wall), &look, &mut self.placed);
+        self.last_drawn = Some((view, look, now));
+    }
+}
+
+/// Milliseconds on the clock `requestAnimationFrame` passes to its callbacks.
+fn animation_clock() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// Calls [`MapView::frame`] on every animation frame for the life of the page.
+fn animate(view: Rc<RefCell<MapView>>) {
+    type FrameCallback = Closure<dyn FnMut(f64)>;
+    let callback: Rc<RefCell<Option<FrameCallback>>> = Rc::new(RefCell::new(None));
+    let next = Rc::clone(&callback);
+    *callback.borrow_mut() = Some(Closure::new(move |now: f64| {
+        view.borrow_mut().frame(now);
+        if let Some(callback) = next.borrow().as_ref() {
+            request_frame(callback);
         }
-        self.markers.insert(id, marker);
+    }));
+    if let Some(callback) = callback.borrow().as_ref() {
+        request_frame(callback);
     }
+}
 
-    /// Enlarges and outlines the selected vehicle's marker, restoring the previous one.
-    pub fn highlight(&mut self, id: Option<VehicleId>) {
-        if let Some(previous) = self.highlighted.take()
-            && let Some(marker) = self.markers.get(&previous)
-        {
-            marker.set_style(&highlight_style(false));
-            marker.set_radius(RADIUS);
+fn request_frame(callback: &Closure<dyn FnMut(f64)>) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.request_animation_frame(callback.as_ref().unchecked_ref());
+    }
+}
+
+/// Read-only handles for people debugging in the console and for the browser tests:
+/// `transitMap` (the Leaflet map) and `transitVehicles()` (every vehicle with the position
+/// it is drawn at now and its point on the map's container).
+fn expose_for_debugging(map: &Map, view: &Rc<RefCell<MapView>>) {
+    let Some(window) = web_sys::window() else { return };
+    let _ = js_sys::Reflect::set(&window, &JsValue::from_str("transitMap"), map);
+    let view = Rc::downgrade(view);
+    let list = Closure::<dyn Fn() -> JsValue>::new(move || {
+        let all = js_sys::Array::new();
+        let Some(view) = view.upgrade() else { return all.into() };
+        let Ok(view) = view.try_borrow() else { return all.into() };
+        let (now, placement) = (animation_clock(), view.view());
+        for shown in view.fleet.iter() {
+            let (lat, lon) = shown.at(now);
+            let (x, y) = placement.place(lat, lon);
+            let entry = js_sys::Object::new();
+            for (key, value) in [
+                ("id", JsValue::from_str(&shown.marker.id.to_string())),
+                ("lat", JsValue::from_f64(lat)),
+                ("lng", JsValue::from_f64(lon)),
+                ("x", JsValue::from_f64(x)),
+                ("y", JsValue::from_f64(y)),
+                ("gliding", JsValue::from_bool(shown.gliding(now))),
+                ("mode", JsValue::from_str(shown.marker.mode.as_str())),
+                ("line", shown.marker.line.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
+                ("delay", shown.marker.delay_s.map_or(JsValue::NULL, JsValue::from)),
+            ] {
+                let _ = js_sys::Reflect::set(&entry, &JsValue::from_str(key), &value);
+            }
+            all.push(&entry);
         }
-        if let Some(marker) = id.and_then(|id| self.markers.get(&id)) {
-            marker.set_style(&highlight_style(true));
-            marker.set_radius(SELECTED_RADIUS);
-            marker.bring_to_front();
-            self.highlighted = id;
-        }
-    }
+        all.into()
+    });
+    let _ = js_sys::Reflect::set(&window, &JsValue::from_str("transitVehicles"), list.as_ref());
+    // Lives as long as the page, like the map it describes.
+    list.forget();
 }
 
-/// Full style of a new marker. `vehicleId` is not a Leaflet option: Leaflet keeps unknown
-/// options on the layer, which lets the browser tests find a vehicle's marker.
-fn style(vehicle: &Marker, selected: bool) -> PathOptions {
-    let options = highlight_style(selected);
-    options.set_fill(true);
-    options.set_fill_color(mode_colour(vehicle.mode).to_owned());
-    options.set_fill_opacity(0.9);
-    options.set_radius(RADIUS);
-    let _ = js_sys::Reflect::set(
-        &options,
-        &JsValue::from_str("vehicleId"),
-        &JsValue::from_str(&vehicle.id.to_string()),
-    );
-    options
-}
-
-/// The part of the style that changes with selection.
-fn highlight_style(selected: bool) -> PathOptions {
-    let options = PathOptions::new();
-    options.set_color(if selected { "#111" } else { "#fff" }.to_owned());
-    options.set_weight(if selected { 3.0 } else { 1.0 });
-    options
-}
-
-/// HSL's colours per mode, so the map reads like the city's own signs.
-fn mode_colour(mode: TransportMode) -> &'static str {
-    match mode {
-        TransportMode::Bus => "#007ac9",
-        TransportMode::Tram => "#00985f",
-        TransportMode::Train => "#8c4799",
-        TransportMode::Metro => "#ff6319",
-        TransportMode::Ferry => "#00b9e4",
-        TransportMode::Ubus | TransportMode::Robot | TransportMode::Other => "#666666",
-    }
-}
-
-trait RadiusOption {
-    fn set_radius(&self, radius: f64);
-}
-
-impl RadiusOption for PathOptions {
-    fn set_radius(&self, radius: f64) {
-        let _ =
-            js_sys::Reflect::set(self, &JsValue::from_str("radius"), &JsValue::from_f64(radius));
-    }
-}
-
-// The `leaflet` crate has no binding for the map's attribution control; these two are all
-// we need of it.
+// What the `leaflet` crate does not bind and we need: the attribution control, and the
+// two values that place a projected point on the container exactly as Leaflet does.
 #[wasm_bindgen]
 extern "C" {
     type AttributionControl;
 
     #[wasm_bindgen(js_name = Object)]
-    type MapWithControls;
+    type MapExtras;
 
     #[wasm_bindgen(method, getter, js_name = attributionControl)]
-    fn attribution_control(this: &MapWithControls) -> AttributionControl;
+    fn attribution_control(this: &MapExtras) -> AttributionControl;
 
     #[wasm_bindgen(method, js_name = addAttribution)]
     fn add_attribution(this: &AttributionControl, text: &str);
+
+    #[wasm_bindgen(method, js_name = getPixelOrigin)]
+    fn pixel_origin(this: &MapExtras) -> leaflet::Point;
+
+    #[wasm_bindgen(method, js_name = containerPointToLayerPoint)]
+    fn container_point_to_layer_point(this: &MapExtras, point: &leaflet::Point) -> leaflet::Point;
 }
 
 fn attribution_control(map: &Map) -> AttributionControl {
-    use wasm_bindgen::JsCast;
-    map.unchecked_ref::<MapWithControls>().attribution_control()
+    map.unchecked_ref::<MapExtras>().attribution_control()
 }

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use super::MapState;
+
 /// State of the browser's `/ws` subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -27,12 +29,14 @@ impl ConnectionStatus {
     }
 }
 
-/// Shows [`ConnectionStatus`] and the number of vehicles on the map.
+/// Shows [`ConnectionStatus`], the number of vehicles on the map, how many position
+/// updates reach it per second, and where they come from.
 #[component]
-pub fn StatusBadge(
-    status: RwSignal<ConnectionStatus>,
-    vehicle_count: RwSignal<usize>,
-) -> impl IntoView {
+pub fn StatusBadge(state: MapState) -> impl IntoView {
+    let MapState { status, vehicle_count, updates_per_s, .. } = state;
+    let source = RwSignal::new(None::<String>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| source.set(crate::browser::meta_content(crate::META_SOURCE)));
     let text = move || match status.get() {
         ConnectionStatus::Connecting => "Connecting…".to_owned(),
         ConnectionStatus::Live => match vehicle_count.get() {
@@ -44,17 +48,29 @@ pub fn StatusBadge(
         }
         ConnectionStatus::Stalled => "Data source reconnecting · last known positions".to_owned(),
     };
+    let live = move || status.get() == ConnectionStatus::Live;
     view! {
         <div
             class="status"
             data-testid="status"
             data-state=move || status.get().as_str()
             data-count=move || vehicle_count.get()
-            role="status"
-            aria-live="polite"
+            data-rate=move || updates_per_s.get()
         >
             <span class="status-dot"></span>
-            <span class="status-text">{text}</span>
+            // Only this part is a live region: the rate changes every second, and a screen
+            // reader announcing it would drown everything else.
+            <span class="status-text" role="status">{text}</span>
+            <Show when=live>
+                <span class="status-detail" data-testid="rate">
+                    {move || format!("{} updates/s", updates_per_s.get())}
+                </span>
+            </Show>
+            <Show when=move || source.get().is_some()>
+                <span class="status-detail" data-testid="source" title="Where positions come from">
+                    {move || source.get()}
+                </span>
+            </Show>
         </div>
     }
 }

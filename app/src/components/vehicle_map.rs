@@ -1,26 +1,21 @@
 //! The Leaflet map. On the server it renders an empty container; in the browser
-//! `crate::browser` fills it with tiles and one canvas marker per vehicle and keeps the
-//! markers in step with `/ws`.
+//! `crate::browser` fills it with tiles and the fleet's canvas and keeps the fleet in step
+//! with `/ws`.
 
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use super::ConnectionStatus;
-use crate::model::VehicleId;
+use super::MapState;
 
-/// The map container. Clicking a marker sets `selected`.
+/// The map container. Clicking a vehicle sets `state.selected`.
 #[component]
-pub fn VehicleMap(
-    status: RwSignal<ConnectionStatus>,
-    vehicle_count: RwSignal<usize>,
-    selected: RwSignal<Option<VehicleId>>,
-) -> impl IntoView {
+pub fn VehicleMap(state: MapState) -> impl IntoView {
     let container = NodeRef::<Div>::new();
 
     #[cfg(feature = "hydrate")]
-    crate::browser::start_live_map(container, status, vehicle_count, selected);
+    crate::browser::start_live_map(container, state);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (status, vehicle_count, selected);
+    let _ = state;
 
     view! {
         <div node_ref=container id="map" class="map" role="application" aria-label="Map of vehicles"></div>

@@ -1,0 +1,286 @@
+//! Draws the fleet on one `<canvas>` laid over the map, once per animation frame.
+//!
+//! Why our own canvas and not one Leaflet marker per vehicle: vehicles glide, so every
+//! frame moves hundreds of them, and Leaflet redraws its whole canvas per changed marker
+//! batch through its layer machinery. Here a frame is one pass over the fleet: project
+//! (plain arithmetic, [`crate::fleet::project`]), skip what is off screen, draw. Zoomed out,
+//! vehicles are dots batched into one path per colour and opacity step (a few dozen
+//! `fill`s for thousands of vehicles); zoomed in, each is a mode shape pointing where it
+//! heads, with its line number on it.
+
+use std::collections::HashMap;
+use std::f64::consts::TAU;
+
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
+
+use crate::fleet::{self, Fleet};
+use crate::glyph::{self, Outline};
+use crate::model::{Marker, TransportMode, VehicleId};
+use crate::palette::{ColourBy, DelayClass, mode_colour};
+
+/// From this zoom vehicles are shapes with a heading; below, dots.
+const SHAPES_FROM_ZOOM: f64 = 13.0;
+/// From this zoom the line number is written on each vehicle.
+const LABELS_FROM_ZOOM: f64 = 14.0;
+/// Pixels beyond the edges still drawn, so shapes do not pop in at the border.
+const MARGIN: f64 = 24.0;
+/// Opacity steps for batched dots: fading is gradual enough with these.
+const OPACITY_STEPS: usize = 4;
+
+/// What the map shows right now: enough to place any position on the canvas.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    pub zoom: f64,
+    /// Projected pixel coordinates of the canvas's top-left corner at `zoom`.
+    pub origin: (f64, f64),
+    pub width: f64,
+    pub height: f64,
+}
+
+impl View {
+    /// Canvas coordinates of a position.
+    pub fn place(&self, lat: f64, lon: f64) -> (f64, f64) {
+        let (x, y) = fleet::project(lat, lon, self.zoom);
+        (x - self.origin.0, y - self.origin.1)
+    }
+
+    fn contains(&self, (x, y): (f64, f64)) -> bool {
+        x >= -MARGIN && y >= -MARGIN && x <= self.width + MARGIN && y <= self.height + MARGIN
+    }
+}
+
+/// A vehicle as drawn in the last frame: where a click finds it.
+#[derive(Clone, Copy, Debug)]
+pub struct Placed {
+    pub id: VehicleId,
+    pub x: f64,
+    pub y: f64,
+}
+
+pub struct VehicleCanvas {
+    canvas: HtmlCanvasElement,
+    context: CanvasRenderingContext2d,
+    /// Canvas size in CSS pixels and the device pixel ratio it was sized for.
+    size: (f64, f64, f64),
+    /// Reused between frames: dots grouped by (colour, opacity step).
+    batches: HashMap<(&'static str, usize), Vec<(f64, f64)>>,
+    /// Each mode's outline at the radius they were last drawn at.
+    outlines: (f64, HashMap<TransportMode, Outline>),
+}
+
+/// How vehicles are drawn, as the page's controls set it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Look {
+    pub selected: Option<VehicleId>,
+    pub colour_by: ColourBy,
+}
+
+impl Look {
+    fn colour(&self, marker: &Marker) -> &'static str {
+        match self.colour_by {
+            ColourBy::Mode => mode_colour(marker.mode),
+            ColourBy::Delay => DelayClass::of(marker.delay_s).colour(),
+        }
+    }
+}
+
+impl VehicleCanvas {
+    /// Adds the canvas to `container` (the map's element), above the tiles and below
+    /// Leaflet's controls; it never takes pointer events, the map does.
+    pub fn new(container: &HtmlElement) -> Result<Self, JsValue> {
+        let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+        let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+        canvas.set_class_name("vehicle-canvas");
+        canvas.set_attribute("aria-hidden", "true")?;
+        container.append_child(&canvas)?;
+        let context: CanvasRenderingContext2d =
+            canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
+        Ok(Self {
+            canvas,
+            context,
+            size: (0.0, 0.0, 0.0),
+            batches: HashMap::new(),
+            outlines: (0.0, HashMap::new()),
+        })
+    }
+
+    /// Draws every vehicle of `fleet` visible in `view` as it stands at `now_ms` (the
+    /// animation clock), faded by age against `wall_ms` (the wall clock). Fills `placed`
+    /// with what was drawn.
+    pub fn draw(
+        &mut self,
+        fleet: &Fleet,
+        view: &View,
+        (now_ms, wall_ms): (f64, f64),
+        look: &Look,
+        placed: &mut Vec<Placed>,
+    ) {
+        self.resize(view.width, view.height);
+        let ctx = &self.context;
+        ctx.clear_rect(0.0, 0.0, view.width, view.height);
+        placed.clear();
+        let mut selected_at = None;
+        for shown in fleet.iter() {
+            let (lat, lon) = shown.at(now_ms);
+            let at = view.place(lat, lon);
+            if !view.contains(at) {
+                continue;
+            }
+            placed.push(Placed { id: shown.marker.id, x: at.0, y: at.1 });
+            if Some(shown.marker.id) == look.selected {
+                selected_at = Some(at);
+            }
+        }
+        let opacity = |timestamp_ms: i64| fleet::opacity(wall_ms - timestamp_ms as f64);
+
+        if view.zoom < SHAPES_FROM_ZOOM {
+            let radius = if view.zoom < 11.0 { 2.5 } else { 3.5 };
+            for batch in self.batches.values_mut() {
+                batch.clear();
+            }
+            for p in placed.iter() {
+                let Some(shown) = fleet.get(&p.id) else { continue };
+                let step = opacity_step(opacity(shown.marker.timestamp_ms));
+                self.batches
+                    .entry((look.colour(&shown.marker), step))
+                    .or_default()
+                    .push((p.x, p.y));
+            }
+            for (&(colour, step), points) in &self.batches {
+                if points.is_empty() {
+                    continue;
+                }
+                ctx.set_global_alpha(step_alpha(step));
+                ctx.set_fill_style_str(colour);
+                ctx.begin_path();
+                for &(x, y) in points {
+                    ctx.move_to(x + radius, y);
+                    let _ = ctx.arc(x, y, radius, 0.0, TAU);
+                }
+                ctx.fill();
+            }
+        } else {
+            let labels = view.zoom >= LABELS_FROM_ZOOM;
+            let radius = if labels { 10.0 } else { 6.0 };
+            if self.outlines.0 != radius {
+                self.outlines = (radius, HashMap::new());
+            }
+            ctx.set_line_width(1.5);
+            ctx.set_stroke_style_str("#ffffff");
+            ctx.set_text_align("center");
+            ctx.set_text_baseline("middle");
+            for p in placed.iter() {
+                let Some(shown) = fleet.get(&p.id) else { continue };
+                let marker = &shown.marker;
+                ctx.set_global_alpha(opacity(marker.timestamp_ms));
+                ctx.set_fill_style_str(look.colour(marker));
+                if let Some(heading) = marker.heading {
+                    let reach = glyph::reach(marker.mode) * radius;
+                    heading_nose(ctx, (p.x, p.y), radius, reach, heading);
+                }
+                let outline = self
+                    .outlines
+                    .1
+                    .entry(marker.mode)
+                    .or_insert_with(|| Outline::of(marker.mode, radius));
+                trace(ctx, outline, (p.x, p.y));
+                ctx.fill();
+                ctx.stroke();
+                if labels && let Some(line) = &marker.line {
+                    ctx.set_fill_style_str("#ffffff");
+                    ctx.set_font(if line.len() > 3 {
+                        "bold 8px system-ui, sans-serif"
+                    } else {
+                        "bold 10px system-ui, sans-serif"
+                    });
+                    let _ = ctx.fill_text(line, p.x, p.y + 0.5);
+                }
+            }
+        }
+
+        if let Some(at) = selected_at {
+            // A ring that reads on any background and in any mode colour.
+            ctx.set_global_alpha(1.0);
+            let radius = if view.zoom >= LABELS_FROM_ZOOM { 15.0 } else { 10.0 };
+            ctx.begin_path();
+            let _ = ctx.arc(at.0, at.1, radius, 0.0, TAU);
+            ctx.set_line_width(3.0);
+            ctx.set_stroke_style_str("#111111");
+            ctx.stroke();
+            ctx.begin_path();
+            let _ = ctx.arc(at.0, at.1, radius + 2.5, 0.0, TAU);
+            ctx.set_line_width(2.0);
+            ctx.set_stroke_style_str("#ffffff");
+            ctx.stroke();
+        }
+        ctx.set_global_alpha(1.0);
+    }
+
+    /// Sizes the backing store for the device's pixel ratio, so shapes and text are sharp.
+    fn resize(&mut self, width: f64, height: f64) {
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
+        if self.size == (width, height, ratio) {
+            return;
+        }
+        self.size = (width, height, ratio);
+        self.canvas.set_width((width * ratio).round() as u32);
+        self.canvas.set_height((height * ratio).round() as u32);
+        let style = self.canvas.style();
+        let _ = style.set_property("width", &format!("{width}px"));
+        let _ = style.set_property("height", &format!("{height}px"));
+        let _ = self.context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
+    }
+}
+
+/// The step of an opacity between [`fleet::FADED_ALPHA`] (last step) and 1 (step 0).
+fn opacity_step(alpha: f64) -> usize {
+    let last = (OPACITY_STEPS - 1) as f64;
+    let faded = (1.0 - alpha) / (1.0 - fleet::FADED_ALPHA);
+    (faded * last).round().clamp(0.0, last) as usize
+}
+
+fn step_alpha(step: usize) -> f64 {
+    1.0 - (1.0 - fleet::FADED_ALPHA) * step as f64 / (OPACITY_STEPS - 1) as f64
+}
+
+/// Traces `outline` around `at` as the current path.
+fn trace(ctx: &CanvasRenderingContext2d, outline: &Outline, (x, y): (f64, f64)) {
+    ctx.begin_path();
+    match outline {
+        Outline::Circle(r) => {
+            let _ = ctx.arc(x, y, *r, 0.0, TAU);
+        }
+        Outline::Polygon(points) => {
+            for (i, &(px, py)) in points.iter().enumerate() {
+                if i == 0 {
+                    ctx.move_to(x + px, y + py);
+                } else {
+                    ctx.line_to(x + px, y + py);
+                }
+            }
+        }
+    }
+    ctx.close_path();
+}
+
+/// A small wedge pointing where the vehicle heads (degrees clockwise from north; the
+/// canvas's y grows downwards), from inside the shape to past its edge at `reach`.
+fn heading_nose(
+    ctx: &CanvasRenderingContext2d,
+    (x, y): (f64, f64),
+    r: f64,
+    reach: f64,
+    heading: u16,
+) {
+    let angle = f64::from(heading).to_radians();
+    let (dx, dy) = (angle.sin(), -angle.cos());
+    let tip = (x + dx * (reach + r * 0.6), y + dy * (reach + r * 0.6));
+    let (base, side) = (r * 0.6, r * 0.6);
+    ctx.begin_path();
+    ctx.move_to(tip.0, tip.1);
+    ctx.line_to(x + dx * base - dy * side, y + dy * base + dx * side);
+    ctx.line_to(x + dx * base + dy * side, y + dy * base - dx * side);
+    ctx.close_path();
+    ctx.fill();
+}

@@ -1,0 +1,308 @@
+//! The browser's picture of the fleet, without any drawing: where each vehicle is shown at a
+//! given instant (gliding from where it was to where it was reported), how faded it is by
+//! its age, and which vehicles lie under a click. Pure and unit-tested; `browser` draws it.
+//!
+//! Why glide and not jump: a vehicle reports about once a second, so a map that moves
+//! markers on arrival shows every vehicle hopping. Each report starts a glide from the
+//! position shown at that instant to the reported one, lasting [`GLIDE_MS`], the feed's
+//! cadence; a late report leaves the vehicle resting at its last reported position, never
+//! running ahead of the data (no extrapolation, so no drift).
+
+use std::collections::HashMap;
+
+use crate::model::{Marker, ServerFrame, VehicleId};
+
+/// How long a vehicle takes to glide to a newly reported position: HFP's cadence.
+pub const GLIDE_MS: f64 = 1_000.0;
+/// Beyond this jump (metres, roughly) a vehicle is placed, not glided: a glide across town
+/// would draw a vehicle where it never was.
+const MAX_GLIDE_M: f64 = 1_500.0;
+/// A position this old (ms) is drawn at full strength; older ones fade.
+const FRESH_MS: f64 = 15_000.0;
+/// At this age the fading stops; the server removes the vehicle at its TTL (180 s).
+const FADED_MS: f64 = 180_000.0;
+/// The faintest a vehicle is drawn: still visible, clearly not current.
+pub const FADED_ALPHA: f64 = 0.3;
+
+/// One vehicle as the map shows it.
+#[derive(Clone, Debug)]
+pub struct Shown {
+    pub marker: Marker,
+    /// Where the glide started and when (ms, the caller's animation clock).
+    from: (f64, f64),
+    started_ms: f64,
+}
+
+impl Shown {
+    /// Latitude and longitude shown at `now_ms`.
+    pub fn at(&self, now_ms: f64) -> (f64, f64) {
+        let t = ((now_ms - self.started_ms) / GLIDE_MS).clamp(0.0, 1.0);
+        let to = (self.marker.lat, self.marker.lon);
+        (self.from.0 + (to.0 - self.from.0) * t, self.from.1 + (to.1 - self.from.1) * t)
+    }
+
+    /// Whether the vehicle is still on its way to its reported position at `now_ms`.
+    pub fn gliding(&self, now_ms: f64) -> bool {
+        now_ms - self.started_ms < GLIDE_MS && self.from != (self.marker.lat, self.marker.lon)
+    }
+}
+
+/// Every vehicle the map shows, by id.
+#[derive(Default)]
+pub struct Fleet {
+    vehicles: HashMap<VehicleId, Shown>,
+}
+
+impl Fleet {
+    pub fn len(&self) -> usize {
+        self.vehicles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vehicles.is_empty()
+    }
+
+    pub fn get(&self, id: &VehicleId) -> Option<&Shown> {
+        self.vehicles.get(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Shown> {
+        self.vehicles.values()
+    }
+
+    /// Applies a frame received at `now_ms`: a snapshot replaces the set (vehicles already
+    /// shown glide on), a delta moves, adds and removes.
+    pub fn apply(&mut self, frame: ServerFrame, now_ms: f64) {
+        match frame {
+            ServerFrame::Snapshot { vehicles, .. } => {
+                let keep: std::collections::HashSet<VehicleId> =
+                    vehicles.iter().map(|marker| marker.id).collect();
+                self.vehicles.retain(|id, _| keep.contains(id));
+                for marker in vehicles {
+                    self.upsert(marker, now_ms);
+                }
+            }
+            ServerFrame::Delta { upserts, removed, .. } => {
+                for marker in upserts {
+                    self.upsert(marker, now_ms);
+                }
+                for id in removed {
+                    self.vehicles.remove(&id);
+                }
+            }
+            ServerFrame::Status { .. } => {}
+        }
+    }
+
+    fn upsert(&mut self, marker: Marker, now_ms: f64) {
+        let to = (marker.lat, marker.lon);
+        let from = match self.vehicles.get(&marker.id) {
+            Some(shown) if metres_between(shown.at(now_ms), to) <= MAX_GLIDE_M => shown.at(now_ms),
+            _ => to,
+        };
+        self.vehicles.insert(marker.id, Shown { marker, from, started_ms: now_ms });
+    }
+}
+
+/// Position updates per second over the last few seconds: the status's "updates/s".
+#[derive(Default)]
+pub struct Rate {
+    /// (time ms, updates) per frame received within the window.
+    samples: std::collections::VecDeque<(f64, usize)>,
+}
+
+impl Rate {
+    const WINDOW_MS: f64 = 5_000.0;
+
+    pub fn add(&mut self, now_ms: f64, updates: usize) {
+        self.samples.push_back((now_ms, updates));
+        while self.samples.front().is_some_and(|&(t, _)| now_ms - t >= Self::WINDOW_MS) {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Updates per second over the window ending at `now_ms`. The oldest frame in the
+    /// window marks where the measured span starts: the updates it carried arrived before.
+    pub fn per_second(&self, now_ms: f64) -> f64 {
+        let mut recent = self.samples.iter().filter(|&&(t, _)| now_ms - t < Self::WINDOW_MS);
+        let Some(&(start, _)) = recent.next() else { return 0.0 };
+        let total: usize = recent.map(|&(_, n)| n).sum();
+        total as f64 * 1_000.0 / (now_ms - start).max(250.0)
+    }
+}
+
+/// Opacity of a vehicle whose position is `age_ms` old: full while fresh, then fading
+/// linearly to [`FADED_ALPHA`].
+pub fn opacity(age_ms: f64) -> f64 {
+    if age_ms <= FRESH_MS {
+        return 1.0;
+    }
+    let t = ((age_ms - FRESH_MS) / (FADED_MS - FRESH_MS)).min(1.0);
+    FADED_ALPHA + (1.0 - FADED_ALPHA) * (1.0 - t)
+}
+
+/// Vehicles drawn within `radius` pixels of `at`, nearest first.
+pub fn under(points: &[(VehicleId, f64, f64)], at: (f64, f64), radius: f64) -> Vec<VehicleId> {
+    let mut hits: Vec<(f64, VehicleId)> = points
+        .iter()
+        .map(|&(id, x, y)| ((x - at.0).hypot(y - at.1), id))
+        .filter(|&(distance, _)| distance <= radius)
+        .collect();
+    hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    hits.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Web Mercator pixel coordinates of a position at `zoom` (Leaflet's EPSG:3857 with
+/// 256-pixel tiles), so thousands of vehicles are placed without a call into Leaflet each.
+pub fn project(lat: f64, lon: f64, zoom: f64) -> (f64, f64) {
+    // Leaflet clamps to the same latitude, where the projection reaches infinity.
+    const MAX_LAT: f64 = 85.051_128_779_8;
+    let scale = 256.0 * zoom.exp2();
+    let phi = lat.clamp(-MAX_LAT, MAX_LAT).to_radians();
+    let x = scale * (lon / 360.0 + 0.5);
+    let y = scale
+        * (0.5 - (std::f64::consts::FRAC_PI_4 + phi / 2.0).tan().ln() / std::f64::consts::TAU);
+    (x, y)
+}
+
+/// Roughly the distance in metres between two positions: plenty for "is this a jump".
+fn metres_between(a: (f64, f64), b: (f64, f64)) -> f64 {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    let dy = (a.0 - b.0) * METRES_PER_DEGREE;
+    let dx = (a.1 - b.1) * METRES_PER_DEGREE * a.0.to_radians().cos();
+    dx.hypot(dy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TransportMode;
+
+    fn marker(number: u32, lat: f64, lon: f64) -> Marker {
+        Marker {
+            id: VehicleId::new(22, number).expect("fits"),
+            lat,
+            lon,
+            mode: TransportMode::Bus,
+            line: Some("550".into()),
+            heading: Some(90),
+            delay_s: None,
+            timestamp_ms: 0,
+        }
+    }
+
+    fn delta(upserts: Vec<Marker>) -> ServerFrame {
+        ServerFrame::Delta { seq: 1, upserts, removed: vec![] }
+    }
+
+    #[test]
+    fn a_new_vehicle_appears_where_it_was_reported() {
+        let mut fleet = Fleet::default();
+        fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
+        let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+        assert_eq!(shown.at(0.0), (60.17, 24.94));
+        assert!(!shown.gliding(0.0));
+    }
+
+    #[test]
+    fn a_moved_vehicle_glides_there_over_one_second_and_then_rests() {
+        let mut fleet = Fleet::default();
+        fleet.apply(delta(vec![marker(1, 60.170, 24.940)]), 0.0);
+        fleet.apply(delta(vec![marker(1, 60.171, 24.942)]), 5_000.0);
+        let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+        assert_eq!(shown.at(5_000.0), (60.170, 24.940));
+        let (lat, lon) = shown.at(5_500.0);
+        assert!((lat - 60.1705).abs() < 1e-9 && (lon - 24.941).abs() < 1e-9, "{lat},{lon}");
+        assert!(shown.gliding(5_500.0));
+        // A late report: the vehicle waits at its reported position, it does not run on.
+        assert_eq!(shown.at(9_000.0), (60.171, 24.942));
+        assert!(!shown.gliding(9_000.0));
+    }
+
+    #[test]
+    fn a_report_during_a_glide_continues_from_where_the_vehicle_is_drawn() {
+        let mut fleet = Fleet::default();
+        fleet.apply(delta(vec![marker(1, 60.170, 24.940)]), 0.0);
+        fleet.apply(delta(vec![marker(1, 60.172, 24.940)]), 1_000.0);
+        fleet.apply(delta(vec![marker(1, 60.174, 24.940)]), 1_500.0);
+        let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+        let (lat, _) = shown.at(1_500.0);
+        assert!((lat - 60.171).abs() < 1e-9, "no jump back or forward: {lat}");
+    }
+
+    #[test]
+    fn a_jump_across_town_is_placed_not_glided() {
+        let mut fleet = Fleet::default();
+        fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
+        fleet.apply(delta(vec![marker(1, 60.25, 25.10)]), 1_000.0);
+        let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+        assert_eq!(shown.at(1_000.0), (60.25, 25.10));
+    }
+
+    #[test]
+    fn a_snapshot_removes_vehicles_it_does_not_list_and_keeps_the_others_gliding() {
+        let mut fleet = Fleet::default();
+        fleet.apply(delta(vec![marker(1, 60.170, 24.94), marker(2, 60.2, 24.9)]), 0.0);
+        let snapshot = ServerFrame::Snapshot { seq: 9, vehicles: vec![marker(1, 60.171, 24.94)] };
+        fleet.apply(snapshot, 2_000.0);
+        assert_eq!(fleet.len(), 1);
+        let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("kept");
+        assert!(shown.gliding(2_100.0));
+    }
+
+    #[test]
+    fn removed_vehicles_leave_the_map() {
+        let mut fleet = Fleet::default();
+        fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
+        let id = VehicleId::new(22, 1).expect("fits");
+        fleet.apply(ServerFrame::Delta { seq: 2, upserts: vec![], removed: vec![id] }, 10.0);
+        assert!(fleet.is_empty());
+    }
+
+    #[test]
+    fn the_update_rate_is_averaged_over_the_last_five_seconds() {
+        let mut rate = Rate::default();
+        assert_eq!(rate.per_second(0.0), 0.0);
+        for second in 0..10 {
+            for quarter in 0..4 {
+                rate.add(f64::from(second * 1_000 + quarter * 250), 25);
+            }
+        }
+        // 100 updates a second, steadily.
+        assert_eq!(rate.per_second(9_750.0), 100.0);
+        // The feed stops: the rate falls to zero within the window.
+        assert_eq!(rate.per_second(16_000.0), 0.0);
+    }
+
+    #[test]
+    fn vehicles_fade_with_the_age_of_their_position_but_stay_visible() {
+        assert_eq!(opacity(0.0), 1.0);
+        assert_eq!(opacity(FRESH_MS), 1.0);
+        let midway = opacity((FRESH_MS + FADED_MS) / 2.0);
+        assert!(midway < 1.0 && midway > FADED_ALPHA, "{midway}");
+        assert_eq!(opacity(FADED_MS), FADED_ALPHA);
+        assert_eq!(opacity(10.0 * FADED_MS), FADED_ALPHA);
+    }
+
+    #[test]
+    fn a_click_finds_the_nearest_vehicle_first_and_lists_the_others_under_it() {
+        let id = |n| VehicleId::new(22, n).expect("fits");
+        let points = [(id(1), 100.0, 100.0), (id(2), 104.0, 100.0), (id(3), 200.0, 200.0)];
+        assert_eq!(under(&points, (103.0, 100.0), 12.0), vec![id(2), id(1)]);
+        assert!(under(&points, (150.0, 150.0), 12.0).is_empty());
+    }
+
+    #[test]
+    fn the_projection_puts_the_world_on_one_256_pixel_tile_at_zoom_0() {
+        // Anchors of EPSG:3857 as Leaflet uses it; the browser tests check our placement
+        // against Leaflet's own `latLngToContainerPoint`.
+        assert_eq!(project(0.0, 0.0, 0.0), (128.0, 128.0));
+        let (east, _) = project(0.0, 180.0, 0.0);
+        assert_eq!(east, 256.0);
+        let (_, top) = project(85.051_128_779_8, 0.0, 0.0);
+        assert!(top.abs() < 1e-6, "{top}");
+        let (x, y) = project(60.17, 24.94, 12.0);
+        let (x1, y1) = project(60.17, 24.94, 13.0);
+        assert_eq!((x1, y1), (2.0 * x, 2.0 * y), "each zoom level doubles the scale");
+    }
+}
