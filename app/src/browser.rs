@@ -5,11 +5,13 @@
 //! * `map_view`: owns the Leaflet map, the fleet ([`crate::fleet`]) and the animation loop.
 //! * `vehicle_canvas`: draws the fleet on one canvas over the map.
 //! * `live`: the reconnecting WebSocket that feeds frames to the map view.
+//! * `address`: the view in the URL (deep links, back and forward) and Escape.
 //!
 //! Vehicles are not signals: a frame touches hundreds of them and the animation loop reads
 //! them sixty times a second. Signals carry only what the rest of the page shows (status,
 //! count, selection).
 
+mod address;
 mod live;
 mod map_view;
 mod vehicle_canvas;
@@ -35,13 +37,16 @@ pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
             url: meta_content(META_TILE_URL).unwrap_or_default(),
             attribution: meta_content(META_TILE_ATTRIBUTION).unwrap_or_default(),
         };
-        let view = match map_view::MapView::start(&element, &tiles, state) {
+        let link = address::initial();
+        address::apply(&link, state);
+        let view = match map_view::MapView::start(&element, &tiles, state, link.at) {
             Ok(view) => view,
             Err(error) => {
                 leptos::logging::error!("Leaflet could not start: {error:?}");
                 return;
             }
         };
+        address::sync(state, view.borrow().map());
         live::subscribe(state.status, move |frame| {
             let mut view = view.borrow_mut();
             view.apply(frame);

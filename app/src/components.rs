@@ -4,6 +4,7 @@
 //! started from them through `crate::browser`, which exists only in the hydrate build.
 
 mod data_notice;
+mod finder;
 mod legend;
 mod status_badge;
 mod vehicle_map;
@@ -12,11 +13,13 @@ mod vehicle_panel;
 use leptos::prelude::*;
 
 pub use data_notice::DataNotice;
+pub use finder::Finder;
 pub use legend::Legend;
 pub use status_badge::{ConnectionStatus, StatusBadge};
 pub use vehicle_map::VehicleMap;
 pub use vehicle_panel::VehiclePanel;
 
+use crate::filter::Filter;
 use crate::model::VehicleId;
 use crate::palette::ColourBy;
 
@@ -29,6 +32,26 @@ pub struct MapState {
     pub updates_per_s: RwSignal<u32>,
     pub selected: RwSignal<Option<VehicleId>>,
     pub colour_by: RwSignal<ColourBy>,
+    pub filter: RwSignal<Filter>,
+    /// Vehicles the filter lets through (all of them when it is empty).
+    pub matching: RwSignal<usize>,
+    /// Lines running now, for the search's suggestions.
+    pub lines: RwSignal<Vec<String>>,
+    /// Whether the map keeps the selected vehicle in view.
+    pub following: RwSignal<bool>,
+    /// Set when the rider panned away while following: a "follow again" control shows.
+    pub follow_lost: RwSignal<bool>,
+}
+
+impl MapState {
+    /// Selects a vehicle (or none): a new selection starts unfollowed.
+    pub fn select(&self, id: Option<VehicleId>) {
+        if self.selected.get_untracked() != id {
+            self.following.set(false);
+            self.follow_lost.set(false);
+            self.selected.set(id);
+        }
+    }
 }
 
 /// The one page of the app.
@@ -40,9 +63,12 @@ pub fn MapPage() -> impl IntoView {
         updates_per_s: RwSignal::new(0),
         selected: RwSignal::new(None::<VehicleId>),
         colour_by: RwSignal::new(ColourBy::default()),
+        filter: RwSignal::new(Filter::default()),
+        matching: RwSignal::new(0),
+        lines: RwSignal::new(Vec::new()),
+        following: RwSignal::new(false),
+        follow_lost: RwSignal::new(false),
     };
-    let MapState { selected, colour_by, .. } = state;
-
     view! {
         <div class="page">
             <header class="topbar">
@@ -53,8 +79,9 @@ pub fn MapPage() -> impl IntoView {
             </header>
             <main class="map-area">
                 <VehicleMap state />
-                <Legend colour_by />
-                <VehiclePanel selected />
+                <Finder state />
+                <Legend state />
+                <VehiclePanel state />
             </main>
         </div>
     }

@@ -21,6 +21,11 @@ const MAX_GLIDE_M: f64 = 1_500.0;
 const FRESH_MS: f64 = 15_000.0;
 /// At this age the fading stops; the server removes the vehicle at its TTL (180 s).
 const FADED_MS: f64 = 180_000.0;
+/// How far back a vehicle's trail reaches (ms of event time), and its most points.
+const TRAIL_MS: i64 = 180_000;
+const TRAIL_POINTS: usize = 120;
+/// Reports closer than this (metres) to the last trail point add nothing to the trail.
+const TRAIL_STEP_M: f64 = 10.0;
 /// The faintest a vehicle is drawn: still visible, clearly not current.
 pub const FADED_ALPHA: f64 = 0.3;
 
@@ -31,6 +36,11 @@ pub struct Shown {
     /// Where the glide started and when (ms, the caller's animation clock).
     from: (f64, f64),
     started_ms: f64,
+    /// Reported positions of the last few minutes, oldest first: the trail drawn behind
+    /// the selected vehicle.
+    trail: std::collections::VecDeque<(f64, f64)>,
+    /// Event times of the trail's points.
+    trail_times: std::collections::VecDeque<i64>,
 }
 
 impl Shown {
@@ -39,6 +49,28 @@ impl Shown {
         let t = ((now_ms - self.started_ms) / GLIDE_MS).clamp(0.0, 1.0);
         let to = (self.marker.lat, self.marker.lon);
         (self.from.0 + (to.0 - self.from.0) * t, self.from.1 + (to.1 - self.from.1) * t)
+    }
+
+    /// Where the vehicle was reported over the last few minutes, oldest first.
+    pub fn trail(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.trail.iter().copied()
+    }
+
+    fn extend_trail(&mut self) {
+        let (at, time) = ((self.marker.lat, self.marker.lon), self.marker.timestamp_ms);
+        if self.trail.back().is_none_or(|&last| metres_between(last, at) >= TRAIL_STEP_M) {
+            self.trail.push_back(at);
+            self.trail_times.push_back(time);
+        } else if let Some(last) = self.trail_times.back_mut() {
+            // Still there: a vehicle waiting at a stop keeps the stop on its trail.
+            *last = time;
+        }
+        while self.trail.len() > TRAIL_POINTS
+            || self.trail_times.front().is_some_and(|&t| time - t > TRAIL_MS)
+        {
+            self.trail.pop_front();
+            self.trail_times.pop_front();
+        }
     }
 
     /// Whether the vehicle is still on its way to its reported position at `now_ms`.
@@ -96,11 +128,32 @@ impl Fleet {
 
     fn upsert(&mut self, marker: Marker, now_ms: f64) {
         let to = (marker.lat, marker.lon);
-        let from = match self.vehicles.get(&marker.id) {
-            Some(shown) if metres_between(shown.at(now_ms), to) <= MAX_GLIDE_M => shown.at(now_ms),
-            _ => to,
-        };
-        self.vehicles.insert(marker.id, Shown { marker, from, started_ms: now_ms });
+        match self.vehicles.get_mut(&marker.id) {
+            Some(shown) => {
+                let drawn = shown.at(now_ms);
+                let jump = metres_between(drawn, to) > MAX_GLIDE_M;
+                shown.from = if jump { to } else { drawn };
+                if jump {
+                    // A trail across the jump would draw a route the vehicle never took.
+                    shown.trail.clear();
+                    shown.trail_times.clear();
+                }
+                shown.started_ms = now_ms;
+                shown.marker = marker;
+                shown.extend_trail();
+            }
+            None => {
+                let mut shown = Shown {
+                    marker,
+                    from: to,
+                    started_ms: now_ms,
+                    trail: Default::default(),
+                    trail_times: Default::default(),
+                };
+                shown.extend_trail();
+                self.vehicles.insert(shown.marker.id, shown);
+            }
+        }
     }
 }
 
@@ -185,6 +238,7 @@ mod tests {
             lon,
             mode: TransportMode::Bus,
             line: Some("550".into()),
+            headsign: None,
             heading: Some(90),
             delay_s: None,
             timestamp_ms: 0,
@@ -237,6 +291,38 @@ mod tests {
         fleet.apply(delta(vec![marker(1, 60.25, 25.10)]), 1_000.0);
         let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
         assert_eq!(shown.at(1_000.0), (60.25, 25.10));
+    }
+
+    /// The trail after reports at `seconds`, each `step_m` metres north of the last
+    /// when `moving(second)`.
+    fn trail_after(seconds: std::ops::Range<i64>, moving: impl Fn(i64) -> bool) -> Vec<(f64, f64)> {
+        const STEP_DEGREES: f64 = 50.0 / 111_320.0;
+        let mut fleet = Fleet::default();
+        let mut lat = 60.17;
+        for second in seconds {
+            if moving(second) {
+                lat += STEP_DEGREES;
+            }
+            let mut m = marker(1, lat, 24.94);
+            m.timestamp_ms = second * 1_000;
+            fleet.apply(delta(vec![m]), second as f64 * 1_000.0);
+        }
+        fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown").trail().collect()
+    }
+
+    #[test]
+    fn a_stop_is_one_trail_point_that_lasts_as_long_as_the_vehicle_waits() {
+        let trail = trail_after(0..300, |second| second >= 200);
+        assert_eq!(trail.len(), 1 + 100);
+        assert_eq!(trail[0], (60.17, 24.94));
+        assert!(trail.windows(2).all(|w| w[1].0 > w[0].0), "oldest first");
+    }
+
+    #[test]
+    fn the_trail_keeps_three_minutes_and_at_most_its_point_budget() {
+        assert_eq!(trail_after(0..300, |_| true).len(), TRAIL_POINTS);
+        // A move every 3 s: 100 points over 300 s, of which the last 180 s are kept.
+        assert_eq!(trail_after(0..300, |second| second % 3 == 0).len(), 61);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! * [`api`]: server functions. Their bodies run on the server and reach data only through
 //!   the [`ssr::Backend`] seam, so the store behind them can change without touching the UI.
 //! * [`fleet`]: the fleet as the map shows it: gliding positions, fading, hit tests; pure.
+//! * [`filter`]: which vehicles are shown (search, mode toggles); [`link`]: the view as a
+//!   URL query (deep links, back and forward).
 //! * [`glyph`], [`palette`]: each mode's outline and the colours (by mode or by delay),
 //!   shared by the canvas and the legend.
 //! * [`format`]: how numbers are shown (km/h, delay, Helsinki time); pure and unit-tested.
@@ -19,9 +21,11 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod filter;
 pub mod fleet;
 pub mod format;
 pub mod glyph;
+pub mod link;
 pub mod model;
 pub mod palette;
 

@@ -194,6 +194,7 @@ impl VehiclePosition {
             lon: self.lon,
             mode: self.mode,
             line: self.line.clone(),
+            headsign: self.headsign.clone(),
             heading: self.heading,
             delay_s: self.delay_s,
             timestamp_ms: self.timestamp_ms,
@@ -213,6 +214,9 @@ pub struct Marker {
     pub mode: TransportMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
+    /// Destination, for finding a vehicle by where it goes.
+    #[serde(default, rename = "to", skip_serializing_if = "Option::is_none")]
+    pub headsign: Option<String>,
     #[serde(default, rename = "hdg", skip_serializing_if = "Option::is_none")]
     pub heading: Option<u16>,
     /// Seconds behind schedule (negative: early), for colouring by delay.
@@ -344,6 +348,7 @@ mod tests {
                 lon: 24.94,
                 mode: TransportMode::Tram,
                 line: Some("4".into()),
+                headsign: Some("Munkkiniemi".into()),
                 heading: None,
                 delay_s: Some(-20),
                 timestamp_ms: 1_795_500_000_000,
@@ -353,7 +358,7 @@ mod tests {
         let text = serde_json::to_string(&frame).expect("serializes");
         assert_eq!(
             text,
-            r#"{"type":"delta","seq":7,"upserts":[{"id":"0022/01234","lat":60.17,"lon":24.94,"mode":"tram","line":"4","dl":-20,"ts":1795500000000}],"removed":["0040/00005"]}"#
+            r#"{"type":"delta","seq":7,"upserts":[{"id":"0022/01234","lat":60.17,"lon":24.94,"mode":"tram","line":"4","to":"Munkkiniemi","dl":-20,"ts":1795500000000}],"removed":["0040/00005"]}"#
         );
         assert_eq!(serde_json::from_str::<ServerFrame>(&text).expect("parses"), frame);
     }

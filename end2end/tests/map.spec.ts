@@ -1,20 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as path from 'node:path';
-import { clickVehicle, isolatedVehicle, paintedAt, vehicles } from './vehicles';
+import { clickVehicle, fleet, isolatedVehicle, openMap, paintedAt, vehicles } from './vehicles';
 
-const url = () => process.env.TRANSIT_URL ?? '';
-const fleet = () => Number(process.env.TRANSIT_FLEET ?? '0');
 const artifacts = path.join(__dirname, '..', 'artifacts');
-
-/** Opens the map with tiles blocked (the map must work without them) and page errors caught. */
-async function openMap(page: Page): Promise<string[]> {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.route(/tile\.openstreetmap\.org/, (route) => route.abort());
-  await page.goto(url());
-  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'live');
-  return errors;
-}
 
 test('the map shows the simulated fleet and says it is live', async ({ page }) => {
   const errors = await openMap(page);

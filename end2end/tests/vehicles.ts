@@ -1,4 +1,22 @@
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
+
+/** The shared server's URL and simulated fleet size (global-setup.ts). */
+export const url = () => process.env.TRANSIT_URL ?? '';
+export const fleet = () => Number(process.env.TRANSIT_FLEET ?? '0');
+
+/**
+ * Opens the map (at `query`, e.g. `?v=...`) with tiles blocked (the map must work without
+ * them) and page errors caught; returns the errors seen so far, for a final check.
+ */
+export async function openMap(page: Page, query = ''): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.route(/tile\.openstreetmap\.org/, (route) => route.abort());
+  await page.goto(url() + query);
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'live');
+  await expect.poll(async () => (await vehicles(page)).length).toBeGreaterThan(fleet() / 2);
+  return errors;
+}
 
 /** A vehicle as the map draws it now: its shown position and its point on the map. */
 export type Shown = {

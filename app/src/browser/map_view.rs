@@ -26,6 +26,8 @@ const START_ZOOM: f64 = 12.0;
 const HIT_RADIUS: f64 = 16.0;
 /// Ages shown by fading change slowly: redrawing an idle map once a second is enough.
 const IDLE_REDRAW_MS: f64 = 1_000.0;
+/// Lines come and go with trips: the suggestions are refreshed this often (ms).
+const LINES_EVERY_MS: f64 = 5_000.0;
 
 /// Tile source from the server's configuration.
 pub struct Tiles {
@@ -45,6 +47,8 @@ pub struct MapView {
     /// Until when (animation clock) some vehicle may still be gliding.
     glide_until: f64,
     rate: fleet::Rate,
+    /// When the search's suggestions were last brought up to date.
+    lines_checked: f64,
 }
 
 impl MapView {
@@ -53,11 +57,15 @@ impl MapView {
         element: &HtmlElement,
         tiles: &Tiles,
         state: MapState,
+        at: Option<(f64, f64, f64)>,
     ) -> Result<Rc<RefCell<Self>>, JsValue> {
+        let (lat, lon, zoom) = at.unwrap_or((HELSINKI.0, HELSINKI.1, START_ZOOM));
         let options = MapOptions::new();
-        options.set_center(LatLng::new(HELSINKI.0, HELSINKI.1));
-        options.set_zoom(START_ZOOM);
+        options.set_center(LatLng::new(lat, lon));
+        options.set_zoom(zoom);
         let map = Map::new_with_element(element, &options)?;
+        // The search box takes the top-left corner and the panel the top-right.
+        let _ = map.unchecked_ref::<MapExtras>().zoom_control().set_position("bottomright");
         if !tiles.url.is_empty() {
             let tile_options = TileLayerOptions::new();
             tile_options.set_attribution(tiles.attribution.clone());
@@ -78,6 +86,7 @@ impl MapView {
             last_drawn: None,
             glide_until: 0.0,
             rate: fleet::Rate::default(),
+            lines_checked: 0.0,
         }));
 
         let clicked = Rc::downgrade(&view);
@@ -86,13 +95,27 @@ impl MapView {
             if let Some(view) = clicked.upgrade() {
                 let hit = view.borrow().pick((point.x(), point.y()));
                 if let Some(id) = hit {
-                    state.selected.set(Some(id));
+                    state.select(Some(id));
                 }
             }
         }));
+        // Only the rider's own drag fires `dragstart`; following's moves do not.
+        let dragged = Closure::<dyn Fn()>::new(move || {
+            if state.following.get_untracked() {
+                state.following.set(false);
+                state.follow_lost.set(true);
+            }
+        });
+        map.unchecked_ref::<leaflet::Evented>().on("dragstart", dragged.as_ref());
+        // Lives as long as the map, which lives as long as the page.
+        dragged.forget();
         animate(Rc::clone(&view));
         expose_for_debugging(&map, &view);
         Ok(view)
+    }
+
+    pub fn map(&self) -> Map {
+        self.map.clone()
     }
 
     /// Number of vehicles on the map.
@@ -107,8 +130,13 @@ impl MapView {
             self.rate.add(now, upserts.len());
             self.state.updates_per_s.set(self.rate.per_second(now).round() as u32);
         }
+        let snapshot = matches!(frame, ServerFrame::Snapshot { .. });
         self.fleet.apply(frame, now);
         self.glide_until = now + GLIDE_MS;
+        if snapshot || now - self.lines_checked > LINES_EVERY_MS {
+            self.lines_checked = now;
+            self.suggest_lines();
+        }
     }
 
     /// The vehicle nearest to a point of the map, if one is drawn close enough.
@@ -136,14 +164,19 @@ impl MapView {
 
     /// One animation frame at `now` (the animation clock).
     fn frame(&mut self, now: f64) {
-        let view = self.view();
+        let state = self.state;
         let look = Look {
-            selected: self.state.selected.get_untracked(),
-            colour_by: self.state.colour_by.get_untracked(),
+            selected: state.selected.get_untracked(),
+            colour_by: state.colour_by.get_untracked(),
+            filter: state.filter.get_untracked(),
         };
-        let idle = self.last_drawn.is_some_and(|(last_view, last_look, drawn_at)| {
-            last_view == view
-                && last_look == look
+        if state.following.get_untracked() {
+            self.keep_in_view(look.selected, now);
+        }
+        let view = self.view();
+        let idle = self.last_drawn.as_ref().is_some_and(|(last_view, last_look, drawn_at)| {
+            *last_view == view
+                && *last_look == look
                 && now > self.glide_until
                 && now - drawn_at < IDLE_REDRAW_MS
         });
@@ -151,8 +184,37 @@ impl MapView {
             return;
         }
         let wall = js_sys::Date::now();
-        self.canvas.draw(&self.fleet, &view, (now, wall), &look, &mut self.placed);
+        let matching = self.canvas.draw(&self.fleet, &view, (now, wall), &look, &mut self.placed);
+        if state.matching.get_untracked() != matching {
+            state.matching.set(matching);
+        }
         self.last_drawn = Some((view, look, now));
+    }
+}
+
+impl MapView {
+    /// Centres the map on the followed vehicle where it is drawn now, so the map glides
+    /// with it. Programmatic moves are not drags: only the rider's own drag stops a follow.
+    fn keep_in_view(&self, selected: Option<VehicleId>, now: f64) {
+        let Some(shown) = selected.and_then(|id| self.fleet.get(&id)) else { return };
+        let (lat, lon) = shown.at(now);
+        let centre = self.map.get_center();
+        let zoom = self.map.get_zoom();
+        let (x, y) = fleet::project(lat, lon, zoom);
+        let (cx, cy) = fleet::project(centre.lat(), centre.lng(), zoom);
+        if (x - cx).hypot(y - cy) > 0.5 {
+            let options = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&options, &"animate".into(), &false.into());
+            self.map.set_view_with_options(&LatLng::new(lat, lon), zoom, &options);
+        }
+    }
+
+    /// Refreshes the search's suggestions when the lines running change.
+    fn suggest_lines(&self) {
+        let lines = crate::filter::lines_now(self.fleet.iter().map(|shown| &shown.marker));
+        if self.state.lines.with_untracked(|known| *known != lines) {
+            self.state.lines.set(lines);
+        }
     }
 }
 
@@ -235,6 +297,9 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = addAttribution)]
     fn add_attribution(this: &AttributionControl, text: &str);
+
+    #[wasm_bindgen(method, getter, js_name = zoomControl)]
+    fn zoom_control(this: &MapExtras) -> leaflet::Control;
 
     #[wasm_bindgen(method, js_name = getPixelOrigin)]
     fn pixel_origin(this: &MapExtras) -> leaflet::Point;

@@ -14,7 +14,8 @@ use std::f64::consts::TAU;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
 
-use crate::fleet::{self, Fleet};
+use crate::filter::Filter;
+use crate::fleet::{self, Fleet, Shown};
 use crate::glyph::{self, Outline};
 use crate::model::{Marker, TransportMode, VehicleId};
 use crate::palette::{ColourBy, DelayClass, mode_colour};
@@ -70,10 +71,11 @@ pub struct VehicleCanvas {
 }
 
 /// How vehicles are drawn, as the page's controls set it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Look {
     pub selected: Option<VehicleId>,
     pub colour_by: ColourBy,
+    pub filter: Filter,
 }
 
 impl Look {
@@ -107,7 +109,8 @@ impl VehicleCanvas {
 
     /// Draws every vehicle of `fleet` visible in `view` as it stands at `now_ms` (the
     /// animation clock), faded by age against `wall_ms` (the wall clock). Fills `placed`
-    /// with what was drawn.
+    /// with what was drawn; returns how many vehicles the filter lets through, on screen
+    /// or not.
     pub fn draw(
         &mut self,
         fleet: &Fleet,
@@ -115,13 +118,18 @@ impl VehicleCanvas {
         (now_ms, wall_ms): (f64, f64),
         look: &Look,
         placed: &mut Vec<Placed>,
-    ) {
+    ) -> usize {
         self.resize(view.width, view.height);
         let ctx = &self.context;
         ctx.clear_rect(0.0, 0.0, view.width, view.height);
         placed.clear();
-        let mut selected_at = None;
+        let mut selected = None;
+        let mut matching = 0;
         for shown in fleet.iter() {
+            if !look.filter.matches(&shown.marker) {
+                continue;
+            }
+            matching += 1;
             let (lat, lon) = shown.at(now_ms);
             let at = view.place(lat, lon);
             if !view.contains(at) {
@@ -129,8 +137,11 @@ impl VehicleCanvas {
             }
             placed.push(Placed { id: shown.marker.id, x: at.0, y: at.1 });
             if Some(shown.marker.id) == look.selected {
-                selected_at = Some(at);
+                selected = Some((shown, at));
             }
+        }
+        if let Some((shown, at)) = selected {
+            self.trail(shown, view, at, look);
         }
         let opacity = |timestamp_ms: i64| fleet::opacity(wall_ms - timestamp_ms as f64);
 
@@ -199,7 +210,7 @@ impl VehicleCanvas {
             }
         }
 
-        if let Some(at) = selected_at {
+        if let Some((_, at)) = selected {
             // A ring that reads on any background and in any mode colour.
             ctx.set_global_alpha(1.0);
             let radius = if view.zoom >= LABELS_FROM_ZOOM { 15.0 } else { 10.0 };
@@ -214,6 +225,27 @@ impl VehicleCanvas {
             ctx.set_stroke_style_str("#ffffff");
             ctx.stroke();
         }
+        ctx.set_global_alpha(1.0);
+        matching
+    }
+
+    /// The selected vehicle's recent trail, under the vehicles, ending where it is drawn.
+    fn trail(&self, shown: &Shown, view: &View, at: (f64, f64), look: &Look) {
+        let ctx = &self.context;
+        ctx.begin_path();
+        let mut points = shown.trail().map(|(lat, lon)| view.place(lat, lon));
+        let Some(first) = points.next() else { return };
+        ctx.move_to(first.0, first.1);
+        for (x, y) in points {
+            ctx.line_to(x, y);
+        }
+        ctx.line_to(at.0, at.1);
+        ctx.set_global_alpha(0.55);
+        ctx.set_line_join("round");
+        ctx.set_line_cap("round");
+        ctx.set_line_width(4.0);
+        ctx.set_stroke_style_str(look.colour(&shown.marker));
+        ctx.stroke();
         ctx.set_global_alpha(1.0);
     }
 

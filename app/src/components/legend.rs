@@ -1,8 +1,10 @@
-//! The legend: what the shapes and colours on the map mean, and the switch between
-//! colouring by mode and by delay (with the delay thresholds spelled out).
+//! The legend: what the shapes and colours on the map mean, the switch between colouring
+//! by mode and by delay (with the delay thresholds spelled out), and the mode toggles: each
+//! mode's entry shows or hides that mode.
 
 use leptos::prelude::*;
 
+use super::MapState;
 use crate::glyph::Outline;
 use crate::palette::{ColourBy, DelayClass, LEGEND_MODES, mode_colour};
 
@@ -10,7 +12,8 @@ use crate::palette::{ColourBy, DelayClass, LEGEND_MODES, mode_colour};
 const R: f64 = 8.0;
 
 #[component]
-pub fn Legend(colour_by: RwSignal<ColourBy>) -> impl IntoView {
+pub fn Legend(state: MapState) -> impl IntoView {
+    let MapState { colour_by, filter, .. } = state;
     let choice = move |by: ColourBy, label: &'static str| {
         view! {
             <button
@@ -39,12 +42,21 @@ pub fn Legend(colour_by: RwSignal<ColourBy>) -> impl IntoView {
                             ColourBy::Mode => mode_colour(mode),
                             ColourBy::Delay => "#5f6b73",
                         };
+                        let shown = move || filter.with(|filter| filter.shows_mode(mode));
                         view! {
                             <li data-mode=mode.as_str()>
-                                <svg class="glyph" viewBox="-12 -12 24 24" aria-hidden="true">
-                                    <path d=Outline::of(mode, R).svg_path() fill=fill stroke="#fff" stroke-width="1.5" />
-                                </svg>
-                                {name}
+                                <button
+                                    type="button"
+                                    class="legend-mode"
+                                    aria-pressed=move || shown().to_string()
+                                    title=move || if shown() { format!("Hide {name}") } else { format!("Show {name}") }
+                                    on:click=move |_| filter.update(|filter| *filter = filter.toggled(mode))
+                                >
+                                    <svg class="glyph" viewBox="-12 -12 24 24" aria-hidden="true">
+                                        <path d=Outline::of(mode, R).svg_path() fill=fill stroke="#fff" stroke-width="1.5" />
+                                    </svg>
+                                    {name}
+                                </button>
                             </li>
                         }
                     })

@@ -3,9 +3,10 @@
 
 use leptos::prelude::*;
 
+use super::MapState;
 use crate::api::vehicle_position;
 use crate::format;
-use crate::model::{VehicleId, VehicleLookup};
+use crate::model::VehicleLookup;
 
 /// How often an open panel asks for the vehicle's position again. Vehicles report every
 /// second; every few seconds keeps the panel current without a request per second per user.
@@ -15,7 +16,8 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Shows the selected vehicle, if any. The lookup runs in the browser only: there is no
 /// selection during server rendering.
 #[component]
-pub fn VehiclePanel(selected: RwSignal<Option<VehicleId>>) -> impl IntoView {
+pub fn VehiclePanel(state: MapState) -> impl IntoView {
+    let MapState { selected, following, follow_lost, filter, .. } = state;
     let lookup = LocalResource::new(move || {
         let id = selected.get();
         async move {
@@ -42,10 +44,22 @@ pub fn VehiclePanel(selected: RwSignal<Option<VehicleId>>) -> impl IntoView {
             <aside class="panel" data-testid="vehicle-panel" aria-label="Selected vehicle">
                 <header class="panel-header">
                     <h2>{move || selected.get().map(|id| format!("Vehicle {id}"))}</h2>
-                    <button class="panel-button" title="Refresh" on:click=move |_| lookup.refetch()>
+                    <button
+                        type="button"
+                        class="panel-follow"
+                        data-testid="follow"
+                        aria-pressed=move || following.get().to_string()
+                        on:click=move |_| {
+                            follow_lost.set(false);
+                            following.update(|on| *on = !*on);
+                        }
+                    >
+                        {move || if following.get() { "Following" } else { "Follow" }}
+                    </button>
+                    <button type="button" class="panel-button" aria-label="Refresh" title="Refresh" on:click=move |_| lookup.refetch()>
                         "↻"
                     </button>
-                    <button class="panel-button" title="Close" on:click=move |_| selected.set(None)>
+                    <button type="button" class="panel-button" aria-label="Close" title="Close (Esc)" on:click=move |_| state.select(None)>
                         "×"
                     </button>
                 </header>
@@ -55,7 +69,7 @@ pub fn VehiclePanel(selected: RwSignal<Option<VehicleId>>) -> impl IntoView {
                             .get()
                             .flatten()
                             .map(|answer| match answer {
-                                Ok(found) => details(found, now_ms).into_any(),
+                                Ok(found) => details(found, now_ms, filter).into_any(),
                                 Err(error) => {
                                     view! { <p class="panel-error" data-testid="panel-error">{error.to_string()}</p> }
                                         .into_any()
@@ -68,7 +82,11 @@ pub fn VehiclePanel(selected: RwSignal<Option<VehicleId>>) -> impl IntoView {
     }
 }
 
-fn details(found: VehicleLookup, now_ms: RwSignal<i64>) -> impl IntoView {
+fn details(
+    found: VehicleLookup,
+    now_ms: RwSignal<i64>,
+    filter: RwSignal<crate::filter::Filter>,
+) -> impl IntoView {
     let p = found.position;
     let timestamp_ms = p.timestamp_ms;
     let line = match (&p.line, &p.route) {
@@ -107,5 +125,18 @@ fn details(found: VehicleLookup, now_ms: RwSignal<i64>) -> impl IntoView {
             <dt>"Age"</dt>
             <dd data-field="age">{move || format::age(timestamp_ms, now_ms.get())}</dd>
         </dl>
+        {p.line.clone().map(|line| {
+            let label = format!("Show only line {line}");
+            view! {
+                <button
+                    type="button"
+                    class="panel-action"
+                    data-testid="only-line"
+                    on:click=move |_| filter.update(|filter| *filter = filter.searching(&line))
+                >
+                    {label}
+                </button>
+            }
+        })}
     }
 }
