@@ -46,17 +46,24 @@ export async function startProcess(binary: string, args: string[], announce: Reg
 
 /**
  * Starts the real server binary. Embedded mode with the simulator (not `auto`, which
- * would first try HSL's broker) unless `args` say otherwise (e.g. `--ksqldb-url`).
+ * would first try HSL's broker) unless `options` say otherwise: another `source` (with
+ * its own `args`, e.g. a replay file) or `args` such as `--ksqldb-url`.
  */
-export async function startServer(options: { bind?: string; vehicles?: number; args?: string[] }): Promise<Running> {
+export async function startServer(options: {
+  bind?: string;
+  vehicles?: number;
+  source?: 'simulator' | 'replay';
+  args?: string[];
+}): Promise<Running> {
   const binary = process.env.TRANSIT_BIN ?? path.join(root, 'target', 'debug', 'transit-stream');
+  const source = options.source ?? 'simulator';
   return startProcess(
     binary,
     [
       '--bind', options.bind ?? '127.0.0.1:0',
       '--site-root', path.join(root, 'target', 'site'),
-      '--source', 'simulator',
-      '--sim-vehicles', String(options.vehicles ?? 100),
+      '--source', source,
+      ...(source === 'simulator' ? ['--sim-vehicles', String(options.vehicles ?? 100)] : []),
       ...(options.args ?? []),
     ],
     /serving the map at (http:\/\/\S+)/,

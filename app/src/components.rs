@@ -41,14 +41,34 @@ pub struct MapState {
     pub following: RwSignal<bool>,
     /// Set when the rider panned away while following: a "follow again" control shows.
     pub follow_lost: RwSignal<bool>,
+    /// The vehicles under the last click, nearest first, the selected one among them: the
+    /// panel offers the others, since where vehicles crowd a click cannot tell them apart.
+    pub nearby: RwSignal<Vec<Nearby>>,
+}
+
+/// A vehicle offered next to the selected one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nearby {
+    pub id: VehicleId,
+    pub mode: crate::model::TransportMode,
+    pub line: Option<String>,
+    pub headsign: Option<String>,
 }
 
 impl MapState {
-    /// Selects a vehicle (or none): a new selection starts unfollowed.
+    /// Selects a vehicle (or none): a new selection starts unfollowed. Choosing among the
+    /// vehicles of the last click keeps that group on offer, so a rider can step through
+    /// a crowded stop; any other choice ends it.
     pub fn select(&self, id: Option<VehicleId>) {
         if self.selected.get_untracked() != id {
             self.following.set(false);
             self.follow_lost.set(false);
+            let in_group = id.is_some_and(|id| {
+                self.nearby.with_untracked(|group| group.iter().any(|v| v.id == id))
+            });
+            if !in_group {
+                self.nearby.set(Vec::new());
+            }
             self.selected.set(id);
         }
     }
@@ -68,12 +88,13 @@ pub fn MapPage() -> impl IntoView {
         lines: RwSignal::new(Vec::new()),
         following: RwSignal::new(false),
         follow_lost: RwSignal::new(false),
+        nearby: RwSignal::new(Vec::new()),
     };
     view! {
         <div class="page">
             <header class="topbar">
                 <h1>"transit-stream"</h1>
-                <span class="subtitle">"Helsinki public transport, live"</span>
+                <span class="subtitle">"Helsinki public transport as it moves"</span>
                 <DataNotice />
                 <StatusBadge state />
             </header>

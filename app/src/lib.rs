@@ -42,7 +42,7 @@ use crate::components::MapPage;
 
 /// Map settings the server hands to the page: they come from the server's configuration and
 /// are written into the HTML head, where the browser reads them before starting Leaflet.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MapSettings {
     /// Tile URL template with `{z}`, `{x}`, `{y}` (and optionally `{s}`).
     pub tile_url: String,
@@ -53,8 +53,13 @@ pub struct MapSettings {
     pub notice: Option<String>,
     /// Where the positions come from (live HSL feed, replay, simulator, ksqlDB), shown in
     /// the status.
-    pub source: String,
+    pub source: model::Feed,
+    /// A sketch of the network, drawn when the tiles cannot load.
+    pub network: Vec<model::NetworkLine>,
 }
+
+/// Id of the `<script type="application/json">` carrying [`MapSettings::network`].
+pub const NETWORK_ID: &str = "transit-network";
 
 /// Names of the `<meta>` tags carrying [`MapSettings`].
 pub const META_TILE_URL: &str = "transit-stream:tile-url";
@@ -64,6 +69,8 @@ pub const META_SOURCE: &str = "transit-stream:source";
 
 /// The HTML document around the app. Rendered only on the server.
 pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
+    // A data block, never run; `<` escaped so no text can close the element early.
+    let network = serde_json::to_string(&map.network).unwrap_or_default().replace('<', "\\u003c");
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -73,7 +80,8 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <meta name=META_TILE_URL content=map.tile_url />
                 <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
                 <meta name=META_NOTICE content=map.notice.unwrap_or_default() />
-                <meta name=META_SOURCE content=map.source />
+                <meta name=META_SOURCE content=map.source.as_str() />
+                <script type="application/json" id=NETWORK_ID inner_html=network></script>
                 // No favicon request: the page has nothing to show there yet.
                 <link rel="icon" href="data:," />
                 <link rel="stylesheet" href="/leaflet/leaflet.css" />

@@ -228,6 +228,14 @@ pub struct Marker {
     pub timestamp_ms: i64,
 }
 
+/// One line of the transit network as a polyline of `(lat, lon)` points.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkLine {
+    pub line: String,
+    pub mode: TransportMode,
+    pub path: Vec<(f64, f64)>,
+}
+
 /// A frame pushed by the server on `/ws`. Every frame carries the hub's sequence number so a
 /// client can tell a snapshot from the deltas that follow it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -285,6 +293,61 @@ impl DataSource {
     }
 }
 
+/// Where the positions on the map come from, as the status tells riders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    /// HSL's own broker, now.
+    LiveHsl,
+    /// A recording played back.
+    Replay,
+    /// The built-in simulator.
+    Simulator,
+    /// The full stack's ksqlDB table.
+    Ksqldb,
+    /// Nothing but the server's API feeds the table (tests).
+    ApiOnly,
+}
+
+impl Feed {
+    /// Stable name, as written into the page.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::LiveHsl => "live",
+            Self::Replay => "replay",
+            Self::Simulator => "simulator",
+            Self::Ksqldb => "ksqldb",
+            Self::ApiOnly => "api",
+        }
+    }
+
+    /// Inverse of [`Feed::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::LiveHsl, Self::Replay, Self::Simulator, Self::Ksqldb, Self::ApiOnly]
+            .into_iter()
+            .find(|feed| feed.as_str() == name)
+    }
+
+    /// What the status says the data comes from.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::LiveHsl => "live HSL feed",
+            Self::Replay => "replay",
+            Self::Simulator => "simulator",
+            Self::Ksqldb => "ksqlDB",
+            Self::ApiOnly => "API only",
+        }
+    }
+
+    /// The status's first word: "Live" would be untrue of a replay or a simulation.
+    pub fn headline(&self) -> &'static str {
+        match self {
+            Self::Replay => "Replay",
+            Self::Simulator => "Simulated",
+            Self::LiveHsl | Self::Ksqldb | Self::ApiOnly => "Live",
+        }
+    }
+}
+
 /// The answer to "where is this vehicle now?".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -296,6 +359,17 @@ pub struct VehicleLookup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_feed_round_trips_through_its_name_and_only_live_data_is_called_live() {
+        for feed in [Feed::LiveHsl, Feed::Replay, Feed::Simulator, Feed::Ksqldb, Feed::ApiOnly] {
+            assert_eq!(Feed::parse(feed.as_str()), Some(feed));
+        }
+        assert_eq!(Feed::parse("Live"), None);
+        assert_eq!(Feed::Replay.headline(), "Replay");
+        assert_eq!(Feed::Simulator.headline(), "Simulated");
+        assert_eq!(Feed::Ksqldb.headline(), "Live");
+    }
 
     #[test]
     fn a_vehicle_id_round_trips_through_its_zero_padded_text() {

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { clickVehicle, isolatedVehicle, openMap, vehicles } from './vehicles';
+import { clickVehicle, drawn, isolatedVehicle, openMap, vehicles } from './vehicles';
 
 /** How many vehicles the filter lets through, as the finder reports it. */
 async function shownCount(page: Page): Promise<number> {
@@ -34,18 +34,21 @@ test('searching a line shows only that line, on the map and in the count', async
   // A vehicle of another line cannot be clicked: it is not drawn.
   const other = (await vehicles(page)).find((v) => v.line !== line)!;
   await page.evaluate(([lat, lng]) => (window as any).transitMap.setView([lat, lng], 15, { animate: false }), [other.lat, other.lng]);
-  const visibleOthers = await page.evaluate(
-    ([id]) => {
+  await drawn(page);
+  // Vehicles are painted opaque; only the faint network sketch (no tiles here) may be
+  // under a filtered-out one.
+  const alphaAt = (id: string) =>
+    page.evaluate((id) => {
       const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
       const v = ((window as any).transitVehicles() as any[]).find((v) => v.id === id);
       const ratio = canvas.width / canvas.clientWidth;
       return canvas.getContext('2d')!.getImageData(Math.round(v.x * ratio), Math.round(v.y * ratio), 1, 1).data[3];
-    },
-    [other.id],
-  );
-  expect(visibleOthers, 'a filtered-out vehicle is not painted').toBe(0);
+    }, id);
+  expect(await alphaAt(other.id), 'a filtered-out vehicle is not painted').toBeLessThan(255);
 
   await page.getByRole('button', { name: 'Show all' }).click();
+  await drawn(page);
+  expect(await alphaAt(other.id), 'shown again, it is painted').toBe(255);
   await expect(page.getByTestId('finder-count')).toBeHidden();
 });
 
@@ -208,4 +211,64 @@ test.describe('on a phone', () => {
     await expect(panel).toBeHidden();
     expect(errors).toEqual([]);
   });
+
+  test('a followed vehicle stays in sight above the sheet', async ({ page }) => {
+    await openMap(page);
+    const target = (await vehicles(page)).find((v) => v.x > 30 && v.x < 360 && v.y > 120 && v.y < 500)!;
+    const map = (await page.locator('#map').boundingBox())!;
+    const now = (await vehicles(page)).find((v) => v.id === target.id)!;
+    await page.touchscreen.tap(map.x + now.x, map.y + now.y);
+    await page.getByTestId('follow').tap();
+    // A tap picks the nearest vehicle under it: follow whichever that was.
+    const followed = (await page.locator('[data-testid="vehicle-panel"] dd[data-field="id"]').textContent())!;
+    const sheet = (await page.getByTestId('vehicle-panel').boundingBox())!;
+    const uncovered = sheet.y - map.y;
+    expect(uncovered).toBeLessThan(map.height - 100);
+    // Centred in what the sheet leaves of the map, not behind the sheet.
+    await expect
+      .poll(async () => {
+        const v = (await vehicles(page)).find((v) => v.id === followed)!;
+        return Math.hypot(v.x - map.width / 2, v.y - uncovered / 2);
+      })
+      .toBeLessThan(2);
+  });
+});
+
+test('where vehicles crowd, a click picks the nearest and offers the others', async ({ page }) => {
+  await openMap(page);
+  // Zoomed out, vehicles at the same stops overlap.
+  await page.evaluate(() => (window as any).transitMap.setView([60.19, 24.95], 10, { animate: false }));
+  await drawn(page);
+  const box = (await page.locator('#map').boundingBox())!;
+  let pair: [string, string] | undefined;
+  await expect
+    .poll(async () => {
+      const all = (await vehicles(page)).filter((v) => v.x > 40 && v.y > 40 && v.x < box.width - 420 && v.y < box.height - 40);
+      for (const a of all) {
+        const b = all.find((b) => b.id !== a.id && Math.hypot(a.x - b.x, a.y - b.y) < 6);
+        if (b) {
+          pair = [a.id, b.id];
+          return true;
+        }
+      }
+      return false;
+    })
+    .toBe(true);
+  await clickVehicle(page, pair![0]);
+  const panel = page.getByTestId('vehicle-panel');
+  const id = panel.locator('dd[data-field="id"]');
+  await expect(id).toHaveText(/^\d{4}\/\d{5}$/);
+  const picked = (await id.textContent())!;
+  const nearby = page.getByTestId('nearby');
+  await expect(nearby).toBeVisible();
+  const offered = await nearby.locator('button').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-vehicle')!));
+  // Whichever was nearest at the moment of the click is picked; both of the pair are on offer.
+  expect([picked, ...offered]).toEqual(expect.arrayContaining(pair!));
+  expect(offered).not.toContain(picked);
+  const other = offered[0];
+  await nearby.locator(`button[data-vehicle="${other}"]`).click();
+  await expect(id).toHaveText(other);
+  // The group stays on offer, so a rider can step back to the first one.
+  await expect(nearby.locator(`button[data-vehicle="${picked}"]`)).toBeVisible();
+  await expect(nearby.locator(`button[data-vehicle="${other}"]`)).toHaveCount(0);
 });

@@ -14,6 +14,8 @@ test('in ksqlDB mode the map follows the push query and a click runs a pull quer
     await page.goto(server.url);
     const status = page.getByTestId('status');
     await expect(status).toHaveAttribute('data-state', 'live');
+    await expect(status.getByRole('status')).toHaveText(/^Live · \d+ vehicles$/);
+    await expect(page.getByTestId('source')).toHaveText('ksqlDB');
     await expect
       .poll(async () => Number(await status.getAttribute('data-count')))
       .toBeGreaterThanOrEqual(Math.floor(fleet * 0.9));

@@ -1,14 +1,15 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as path from 'node:path';
-import { clickVehicle, fleet, isolatedVehicle, openMap, paintedAt, vehicles } from './vehicles';
+import { clickVehicle, drawn, fleet, isolatedVehicle, openMap, paintedAt, vehicles } from './vehicles';
 
 const artifacts = path.join(__dirname, '..', 'artifacts');
 
-test('the map shows the simulated fleet and says it is live', async ({ page }) => {
+test('the map shows the simulated fleet and never calls it live', async ({ page }) => {
   const errors = await openMap(page);
   const status = page.getByTestId('status');
-  await expect(status).toContainText('Live');
-  // Simulated data is never passed off as live HSL data.
+  // Connected and flowing, but simulated data is never passed off as live HSL data.
+  await expect(status).toHaveAttribute('data-state', 'live');
+  await expect(status.getByRole('status')).toHaveText(/^Simulated · \d+ vehicles$/);
   await expect(page.getByTestId('notice')).toContainText('Simulated vehicles');
 
   // A few vehicles may be between their first fix and a null-coordinate message; nearly
@@ -192,4 +193,38 @@ test('the status says how many updates arrive per second and where they come fro
   const counted = arrivals.filter(([t]) => now - t < 5_000).reduce((sum, [, n]) => sum + n, 0) / 5;
   expect(counted).toBeGreaterThan(0);
   expect(Math.abs(shown - counted) / counted).toBeLessThan(0.3);
+});
+
+test('without map tiles, the network is sketched under the vehicles', async ({ page }) => {
+  // openMap blocks the tile server, as on a machine without internet.
+  await openMap(page);
+  // Points along metro M1's eastern end (the server's network sketch), where few vehicles
+  // cross it.
+  await page.evaluate(() => (window as any).transitMap.setView([60.209, 25.113], 13, { animate: false }));
+  await drawn(page);
+  const samples = await page.evaluate(() => {
+    const network = JSON.parse(document.getElementById('transit-network')!.textContent!);
+    const m1 = network.find((l: any) => l.line === 'M1').path as [number, number][];
+    const map = (window as any).transitMap;
+    const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
+    const ratio = canvas.width / canvas.clientWidth;
+    const context = canvas.getContext('2d')!;
+    const vehicles = (window as any).transitVehicles() as { x: number; y: number }[];
+    const out: number[][] = [];
+    for (let i = 1; i < 40; i++) {
+      const t = i / 40;
+      const [a, b] = [m1[0], m1[1]];
+      const p = map.latLngToContainerPoint([a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]);
+      // Only where no vehicle is drawn over the line.
+      if (vehicles.some((v) => Math.hypot(v.x - p.x, v.y - p.y) < 12)) continue;
+      out.push([...context.getImageData(Math.round(p.x * ratio), Math.round(p.y * ratio), 1, 1).data]);
+    }
+    return out;
+  });
+  // Metro orange (#ff6319), faint: 35 % opacity, more where M1 and M2 share the track,
+  // never opaque.
+  const faintOrange = ([r, g, b, a]: number[]) =>
+    r >= 0xf0 && Math.abs(g - 0x63) <= 8 && b <= 0x28 && a > 60 && a < 200;
+  expect(samples.length).toBeGreaterThanOrEqual(5);
+  expect(samples.filter((s) => !faintOrange(s))).toEqual([]);
 });

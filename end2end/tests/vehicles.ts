@@ -67,3 +67,8 @@ export async function paintedAt(page: Page, id: string): Promise<string> {
     return a === 0 ? 'transparent' : '#' + [r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('');
   }, id);
 }
+
+/** Waits until the map has drawn at least one animation frame since now. */
+export async function drawn(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+}

@@ -50,6 +50,10 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_REPLAY_LOOP")]
     pub replay_loop: bool,
 
+    /// Give replayed positions the time they are played at, so the replay looks live.
+    #[arg(long, env = "TRANSIT_REPLAY_RETIME")]
+    pub replay_retime: bool,
+
     /// Number of simulated vehicles (simulator source).
     #[arg(long, env = "TRANSIT_SIM_VEHICLES", default_value_t = defaults::SIM_VEHICLES)]
     pub sim_vehicles: u32,
@@ -292,6 +296,7 @@ impl Config {
             replay_file: None,
             replay_speed: 1.0,
             replay_loop: false,
+            replay_retime: false,
             sim_vehicles: defaults::SIM_VEHICLES,
             sim_seed: defaults::SIM_SEED,
             vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,

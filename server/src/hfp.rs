@@ -10,9 +10,11 @@
 //! `5-realtime-api/vehicle-positions/high-frequency-positioning`).
 
 mod payload;
+mod retime;
 mod topic;
 
 pub use payload::{MAX_PAYLOAD_BYTES, Payload, PayloadError};
+pub use retime::retime;
 pub use topic::{Topic, TopicError};
 
 use app::model::VehiclePosition;

@@ -1,12 +1,10 @@
 //! `transit-stream publish`: sends simulated or recorded HFP messages, with their real HFP
 //! topics, to any MQTT broker, so the full stack (or this server's live source) can run
 //! offline against a local broker in place of HSL's. A recording can loop, with its event
-//! times moved to now (`--retime`, see `retime`), for a feed that never ends.
+//! times moved to now (`--retime`, see [`crate::hfp::retime`]), for a feed that never ends.
 //!
 //! It ends with an error when the broker goes away, rather than waiting on a queue
 //! nobody drains: a supervisor restarts it.
-
-mod retime;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,9 +75,8 @@ struct Publisher {
 impl Sink for Publisher {
     async fn deliver(&self, topic: &str, payload: &[u8], _received: Instant) {
         let payload = match self.retime {
-            true => {
-                retime::retime(payload, crate::clock::now_ms()).unwrap_or_else(|| payload.to_vec())
-            }
+            true => crate::hfp::retime(payload, crate::clock::now_ms())
+                .unwrap_or_else(|| payload.to_vec()),
             false => payload.to_vec(),
         };
         tokio::select! {
@@ -129,7 +126,7 @@ pub async fn run(args: PublishArgs, shutdown: CancellationToken) -> Result<u64, 
     let sink: Arc<dyn Sink> = publisher.clone();
     match args.replay_file {
         Some(path) => {
-            Replay::new(path, args.replay_speed, args.replay_loop).run(sink, stop).await?;
+            Replay::new(path, args.replay_speed, args.replay_loop, false).run(sink, stop).await?;
         }
         None => {
             let fleet =

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use app::model::Feed;
+
 use crate::config::{Config, SourceKind};
 use crate::ingest::Ingest;
 use crate::readiness::Readiness;
@@ -73,12 +75,12 @@ pub enum SourceError {
 
 impl Source {
     /// What the page's status says the data comes from.
-    pub fn label(&self) -> &'static str {
+    pub fn feed(&self) -> Feed {
         match self {
-            Self::Live(_) => "live HSL feed",
-            Self::Simulator(_) => "simulator",
-            Self::Replay(_) => "replay",
-            Self::Ksqldb(_) => "ksqlDB",
+            Self::Live(_) => Feed::LiveHsl,
+            Self::Simulator(_) => Feed::Simulator,
+            Self::Replay(_) => Feed::Replay,
+            Self::Ksqldb(_) => Feed::Ksqldb,
         }
     }
 
@@ -112,6 +114,7 @@ impl Source {
                         path,
                         config.replay_speed,
                         config.replay_loop,
+                        config.replay_retime,
                     ))
                 }),
                 Some("Replay of recorded positions (not live).".to_owned()),

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::model::Feed;
 use app::ssr::{Backend, BackendHandle};
 use app::{App, MapSettings, shell};
 use axum::Router;
@@ -140,7 +141,7 @@ impl Application {
             }),
             None => Arc::clone(&table_backend),
         };
-        let source_label = source.as_ref().map_or("API only", Source::label).to_owned();
+        let feed = source.as_ref().map_or(Feed::ApiOnly, Source::feed);
         let hub = Arc::new(Hub::new(Arc::clone(&positions), Arc::clone(&stats), readiness.clone()));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -158,7 +159,8 @@ impl Application {
                 tile_url: config.tile_url.clone(),
                 tile_attribution: config.tile_attribution.clone(),
                 notice,
-                source: source_label,
+                source: feed,
+                network: crate::source::simulator::network(),
             },
             backend: BackendHandle(Arc::clone(&backend)),
             stores: Stores {

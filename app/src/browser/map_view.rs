@@ -5,7 +5,7 @@
 //! gliding, the map moved, the selection changed, or a second passed (ages fade). Browsers
 //! do not run animation frames in hidden tabs, so a background tab costs nothing.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use leaflet::{LatLng, Map, MapOptions, TileLayer, TileLayerOptions};
@@ -15,15 +15,19 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
 use super::vehicle_canvas::{Look, Placed, VehicleCanvas, View};
-use crate::components::MapState;
+use crate::components::{MapState, Nearby};
 use crate::fleet::{self, Fleet, GLIDE_MS};
-use crate::model::{ServerFrame, VehicleId};
+use crate::model::{NetworkLine, ServerFrame, VehicleId};
 
 /// Central Helsinki, and a zoom that shows the inner city and the metro line.
 const HELSINKI: (f64, f64) = (60.1699, 24.9384);
 const START_ZOOM: f64 = 12.0;
-/// How far from a vehicle (CSS pixels) a click or tap still picks it: a fingertip's width.
+/// How far from a vehicle (CSS pixels) a click still picks it, and a tap on a touch
+/// screen (about half a fingertip's width).
 const HIT_RADIUS: f64 = 16.0;
+const TOUCH_HIT_RADIUS: f64 = 22.0;
+/// Most vehicles offered besides the one a click picked.
+const MAX_NEARBY: usize = 6;
 /// Ages shown by fading change slowly: redrawing an idle map once a second is enough.
 const IDLE_REDRAW_MS: f64 = 1_000.0;
 /// Lines come and go with trips: the suggestions are refreshed this often (ms).
@@ -49,6 +53,8 @@ pub struct MapView {
     rate: fleet::Rate,
     /// When the search's suggestions were last brought up to date.
     lines_checked: f64,
+    tiles_missing: Rc<Cell<bool>>,
+    hit_radius: f64,
 }
 
 impl MapView {
@@ -66,17 +72,26 @@ impl MapView {
         let map = Map::new_with_element(element, &options)?;
         // The search box takes the top-left corner and the panel the top-right.
         let _ = map.unchecked_ref::<MapExtras>().zoom_control().set_position("bottomright");
+        // Without tiles (none configured, or none loading: offline) the map draws a sketch
+        // of the network, so vehicles never float on an empty field.
+        let tiles_missing = Rc::new(Cell::new(tiles.url.is_empty()));
         if !tiles.url.is_empty() {
             let tile_options = TileLayerOptions::new();
             tile_options.set_attribution(tiles.attribution.clone());
             tile_options.set_max_zoom(19.0);
-            // Tiles are decoration: when they cannot load the vehicles still draw and click.
-            TileLayer::new_options(&tiles.url, &tile_options).add_to(&map);
+            let layer = TileLayer::new_options(&tiles.url, &tile_options);
+            layer.add_to(&map);
+            let missing = Rc::clone(&tiles_missing);
+            let failed = Closure::<dyn Fn()>::new(move || missing.set(true));
+            layer.unchecked_ref::<leaflet::Evented>().on("tileerror", failed.as_ref());
+            // Lives as long as the tile layer, which lives as long as the page.
+            failed.forget();
         }
         attribution_control(&map).add_attribution(
             "Vehicle data © <a href=\"https://www.hsl.fi/en/hsl/open-data\">HSL</a>, CC BY 4.0",
         );
-        let canvas = VehicleCanvas::new(element)?;
+        let mut canvas = VehicleCanvas::new(element)?;
+        canvas.set_network(network());
         let view = Rc::new(RefCell::new(Self {
             map: map.clone(),
             canvas,
@@ -87,16 +102,20 @@ impl MapView {
             glide_until: 0.0,
             rate: fleet::Rate::default(),
             lines_checked: 0.0,
+            tiles_missing,
+            hit_radius: if coarse_pointer() { TOUCH_HIT_RADIUS } else { HIT_RADIUS },
         }));
 
         let clicked = Rc::downgrade(&view);
         map.on_mouse_click(Box::new(move |event: leaflet::MouseEvent| {
             let point = event.container_point();
             if let Some(view) = clicked.upgrade() {
-                let hit = view.borrow().pick((point.x(), point.y()));
-                if let Some(id) = hit {
-                    state.select(Some(id));
-                }
+                let mut hits = view.borrow().pick((point.x(), point.y()));
+                let Some(nearest) = hits.first().map(|hit| hit.id) else { return };
+                hits.truncate(MAX_NEARBY + 1);
+                // The group first, so that selecting its nearest keeps it.
+                state.nearby.set(hits);
+                state.select(Some(nearest));
             }
         }));
         // Only the rider's own drag fires `dragstart`; following's moves do not.
@@ -139,10 +158,19 @@ impl MapView {
         }
     }
 
-    /// The vehicle nearest to a point of the map, if one is drawn close enough.
-    fn pick(&self, at: (f64, f64)) -> Option<VehicleId> {
+    /// The vehicles drawn close enough to a point of the map, nearest first.
+    fn pick(&self, at: (f64, f64)) -> Vec<Nearby> {
         let points: Vec<_> = self.placed.iter().map(|p| (p.id, p.x, p.y)).collect();
-        fleet::under(&points, at, HIT_RADIUS).first().copied()
+        fleet::under(&points, at, self.hit_radius)
+            .into_iter()
+            .filter_map(|id| self.fleet.get(&id))
+            .map(|shown| Nearby {
+                id: shown.marker.id,
+                mode: shown.marker.mode,
+                line: shown.marker.line.clone(),
+                headsign: shown.marker.headsign.clone(),
+            })
+            .collect()
     }
 
     /// Where the map stands, in the terms Leaflet places its tiles by: the projected
@@ -169,6 +197,7 @@ impl MapView {
             selected: state.selected.get_untracked(),
             colour_by: state.colour_by.get_untracked(),
             filter: state.filter.get_untracked(),
+            network: self.tiles_missing.get(),
         };
         if state.following.get_untracked() {
             self.keep_in_view(look.selected, now);
@@ -193,19 +222,23 @@ impl MapView {
 }
 
 impl MapView {
-    /// Centres the map on the followed vehicle where it is drawn now, so the map glides
-    /// with it. Programmatic moves are not drags: only the rider's own drag stops a follow.
+    /// Centres the followed vehicle, where it is drawn now, in the part of the map the
+    /// panel leaves uncovered, so the map glides with it. Programmatic moves are not drags:
+    /// only the rider's own drag stops a follow.
     fn keep_in_view(&self, selected: Option<VehicleId>, now: f64) {
         let Some(shown) = selected.and_then(|id| self.fleet.get(&id)) else { return };
         let (lat, lon) = shown.at(now);
-        let centre = self.map.get_center();
-        let zoom = self.map.get_zoom();
-        let (x, y) = fleet::project(lat, lon, zoom);
-        let (cx, cy) = fleet::project(centre.lat(), centre.lng(), zoom);
-        if (x - cx).hypot(y - cy) > 0.5 {
+        let view = self.view();
+        let (x, y) = fleet::project(lat, lon, view.zoom);
+        let at = (x - view.origin.0, y - view.origin.1);
+        let target = (view.width / 2.0, uncovered_height(view.height) / 2.0);
+        let (dx, dy) = (at.0 - target.0, at.1 - target.1);
+        if dx.hypot(dy) > 0.5 {
+            let centre = leaflet::Point::new(view.width / 2.0 + dx, view.height / 2.0 + dy);
+            let centre = self.map.container_point_to_lat_lng(&centre);
             let options = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&options, &"animate".into(), &false.into());
-            self.map.set_view_with_options(&LatLng::new(lat, lon), zoom, &options);
+            self.map.set_view_with_options(&centre, view.zoom, &options);
         }
     }
 
@@ -216,6 +249,44 @@ impl MapView {
             self.state.lines.set(lines);
         }
     }
+}
+
+/// The network sketch the server wrote into the page.
+fn network() -> Vec<NetworkLine> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(crate::NETWORK_ID))
+        .and_then(|element| element.text_content())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// How much of the map, from its top, the vehicle panel leaves visible: on a phone the
+/// panel is a sheet across the bottom, and a followed vehicle centred behind it would be
+/// out of sight. A side panel (wider screens) covers no full row and leaves it all.
+fn uncovered_height(map_height: f64) -> f64 {
+    let rect = |selector: &str| {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector(selector).ok().flatten())
+            .map(|element| element.get_bounding_client_rect())
+    };
+    let (Some(map), Some(panel)) = (rect("#map"), rect("[data-testid=vehicle-panel]")) else {
+        return map_height;
+    };
+    let spans_map = panel.left() <= map.left() + 1.0 && panel.right() >= map.right() - 1.0;
+    if spans_map && panel.top() > map.top() {
+        (panel.top() - map.top()).min(map_height)
+    } else {
+        map_height
+    }
+}
+
+/// Whether the main pointer is a finger rather than a mouse.
+fn coarse_pointer() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(pointer: coarse)").ok().flatten())
+        .is_some_and(|query| query.matches())
 }
 
 /// Milliseconds on the clock `requestAnimationFrame` passes to its callbacks.

@@ -17,7 +17,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
 use crate::filter::Filter;
 use crate::fleet::{self, Fleet, Shown};
 use crate::glyph::{self, Outline};
-use crate::model::{Marker, TransportMode, VehicleId};
+use crate::model::{Marker, NetworkLine, TransportMode, VehicleId};
 use crate::palette::{ColourBy, DelayClass, mode_colour};
 
 /// From this zoom vehicles are shapes with a heading; below, dots.
@@ -68,6 +68,8 @@ pub struct VehicleCanvas {
     batches: HashMap<(&'static str, usize), Vec<(f64, f64)>>,
     /// Each mode's outline at the radius they were last drawn at.
     outlines: (f64, HashMap<TransportMode, Outline>),
+    /// The network sketch, drawn under the fleet when the tiles are missing.
+    network: Vec<NetworkLine>,
 }
 
 /// How vehicles are drawn, as the page's controls set it.
@@ -76,6 +78,8 @@ pub struct Look {
     pub selected: Option<VehicleId>,
     pub colour_by: ColourBy,
     pub filter: Filter,
+    /// Whether to draw the network sketch (the map's tiles could not load).
+    pub network: bool,
 }
 
 impl Look {
@@ -104,7 +108,12 @@ impl VehicleCanvas {
             size: (0.0, 0.0, 0.0),
             batches: HashMap::new(),
             outlines: (0.0, HashMap::new()),
+            network: Vec::new(),
         })
+    }
+
+    pub fn set_network(&mut self, network: Vec<NetworkLine>) {
+        self.network = network;
     }
 
     /// Draws every vehicle of `fleet` visible in `view` as it stands at `now_ms` (the
@@ -122,6 +131,9 @@ impl VehicleCanvas {
         self.resize(view.width, view.height);
         let ctx = &self.context;
         ctx.clear_rect(0.0, 0.0, view.width, view.height);
+        if look.network {
+            self.sketch_network(view);
+        }
         placed.clear();
         let mut selected = None;
         let mut matching = 0;
@@ -227,6 +239,27 @@ impl VehicleCanvas {
         }
         ctx.set_global_alpha(1.0);
         matching
+    }
+
+    /// The network as faint lines in the modes' colours.
+    fn sketch_network(&self, view: &View) {
+        let ctx = &self.context;
+        ctx.set_global_alpha(0.35);
+        ctx.set_line_join("round");
+        ctx.set_line_cap("round");
+        ctx.set_line_width(if view.zoom >= SHAPES_FROM_ZOOM { 5.0 } else { 3.0 });
+        for line in &self.network {
+            let mut points = line.path.iter().map(|&(lat, lon)| view.place(lat, lon));
+            let Some(first) = points.next() else { continue };
+            ctx.begin_path();
+            ctx.move_to(first.0, first.1);
+            for (x, y) in points {
+                ctx.line_to(x, y);
+            }
+            ctx.set_stroke_style_str(mode_colour(line.mode));
+            ctx.stroke();
+        }
+        ctx.set_global_alpha(1.0);
     }
 
     /// The selected vehicle's recent trail, under the vehicles, ending where it is drawn.

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::MapState;
+use crate::model::Feed;
 
 /// State of the browser's `/ws` subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,15 +35,21 @@ impl ConnectionStatus {
 #[component]
 pub fn StatusBadge(state: MapState) -> impl IntoView {
     let MapState { status, vehicle_count, updates_per_s, .. } = state;
-    let source = RwSignal::new(None::<String>);
+    let source = RwSignal::new(None::<Feed>);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| source.set(crate::browser::meta_content(crate::META_SOURCE)));
+    Effect::new(move |_| {
+        let feed = crate::browser::meta_content(crate::META_SOURCE);
+        source.set(feed.as_deref().and_then(Feed::parse));
+    });
     let text = move || match status.get() {
         ConnectionStatus::Connecting => "Connecting…".to_owned(),
-        ConnectionStatus::Live => match vehicle_count.get() {
-            1 => "Live · 1 vehicle".to_owned(),
-            n => format!("Live · {n} vehicles"),
-        },
+        ConnectionStatus::Live => {
+            let headline = source.get().map_or("Live", |feed| feed.headline());
+            match vehicle_count.get() {
+                1 => format!("{headline} · 1 vehicle"),
+                n => format!("{headline} · {n} vehicles"),
+            }
+        }
         ConnectionStatus::Reconnecting { retry_in_s } => {
             format!("Connection lost · retrying in {retry_in_s} s")
         }
@@ -68,7 +75,7 @@ pub fn StatusBadge(state: MapState) -> impl IntoView {
             </Show>
             <Show when=move || source.get().is_some()>
                 <span class="status-detail" data-testid="source" title="Where positions come from">
-                    {move || source.get()}
+                    {move || source.get().map(|feed| feed.label())}
                 </span>
             </Show>
         </div>

@@ -17,7 +17,7 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 /// selection during server rendering.
 #[component]
 pub fn VehiclePanel(state: MapState) -> impl IntoView {
-    let MapState { selected, following, follow_lost, filter, .. } = state;
+    let MapState { selected, following, follow_lost, filter, nearby, .. } = state;
     let lookup = LocalResource::new(move || {
         let id = selected.get();
         async move {
@@ -63,6 +63,21 @@ pub fn VehiclePanel(state: MapState) -> impl IntoView {
                         "×"
                     </button>
                 </header>
+                <Show when=move || !others(nearby, selected).is_empty()>
+                    <nav class="panel-nearby" data-testid="nearby" aria-label="Other vehicles here">
+                        <span class="panel-note">"Also here:"</span>
+                        <For each=move || others(nearby, selected) key=|other| other.id let:other>
+                            <button
+                                type="button"
+                                class="panel-action"
+                                data-vehicle=other.id.to_string()
+                                on:click=move |_| state.select(Some(other.id))
+                            >
+                                {nearby_label(&other)}
+                            </button>
+                        </For>
+                    </nav>
+                </Show>
                 <Transition fallback=|| view! { <p class="panel-note">"Loading…"</p> }>
                     {move || {
                         lookup
@@ -138,5 +153,24 @@ fn details(
                 </button>
             }
         })}
+    }
+}
+
+/// The vehicles of the last click's group other than the selected one, nearest first.
+fn others(
+    nearby: RwSignal<Vec<super::Nearby>>,
+    selected: RwSignal<Option<crate::model::VehicleId>>,
+) -> Vec<super::Nearby> {
+    let selected = selected.get();
+    nearby.with(|group| group.iter().filter(|v| Some(v.id) != selected).cloned().collect())
+}
+
+/// "Tram 9 → Jätkäsaari", or the vehicle id when it runs no line.
+fn nearby_label(other: &super::Nearby) -> String {
+    let mode = other.mode.as_str();
+    match (&other.line, &other.headsign) {
+        (Some(line), Some(headsign)) => format!("{mode} {line} → {headsign}"),
+        (Some(line), None) => format!("{mode} {line}"),
+        _ => format!("{mode} {}", other.id),
     }
 }

@@ -25,12 +25,15 @@ pub struct Replay {
     /// possible.
     pub speed: Option<f64>,
     pub looping: bool,
+    /// Move each message's event time to the moment it is played, so the replay looks
+    /// live (ages, fading, expiry) instead of as old as the recording.
+    pub retime: bool,
 }
 
 impl Replay {
     /// A replay at `speed` as the command line gives it: 0 means as fast as possible.
-    pub fn new(path: PathBuf, speed: f64, looping: bool) -> Self {
-        Self { path, speed: (speed > 0.0).then_some(speed), looping }
+    pub fn new(path: PathBuf, speed: f64, looping: bool, retime: bool) -> Self {
+        Self { path, speed: (speed > 0.0).then_some(speed), looping, retime }
     }
 
     /// Plays the recording into `sink` until it ends (or, looping, until `shutdown`).
@@ -98,7 +101,12 @@ impl Replay {
                     }
                 }
             }
-            sink.deliver(&record.topic, &record.payload_bytes()?, Instant::now()).await;
+            let payload = record.payload_bytes()?;
+            let payload = match self.retime {
+                true => crate::hfp::retime(&payload, crate::clock::now_ms()).unwrap_or(payload),
+                false => payload,
+            };
+            sink.deliver(&record.topic, &payload, Instant::now()).await;
             delivered += 1;
         }
         drop(records);

@@ -360,6 +360,19 @@ fn round_to(value: f64, decimals: i32) -> f64 {
     (value * factor).round() / factor
 }
 
+/// The simulator's lines as polylines: a sketch of Helsinki's network that the map draws
+/// when its tiles cannot load, so vehicles never float on an empty field.
+pub fn network() -> Vec<app::model::NetworkLine> {
+    ROUTES
+        .iter()
+        .map(|route| app::model::NetworkLine {
+            line: route.line.to_owned(),
+            mode: route.mode,
+            path: route.path.to_vec(),
+        })
+        .collect()
+}
+
 /// Which transport modes the simulated fleet covers (for tests and docs).
 pub fn modes() -> impl Iterator<Item = TransportMode> {
     ROUTES.iter().map(|route| route.mode)

@@ -8,6 +8,7 @@ use std::time::Instant;
 use app::model::VehicleId;
 use async_trait::async_trait;
 use server::config::SourceKind;
+use server::hfp::Payload;
 use server::source::Sink;
 use server::source::replay::Replay;
 use tokio_util::sync::CancellationToken;
@@ -82,7 +83,7 @@ async fn the_same_recording_replays_to_the_same_messages() {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let sink = Arc::new(Collect::default());
-        let replay = Replay { path: fixture(), speed: None, looping: false };
+        let replay = Replay { path: fixture(), speed: None, looping: false, retime: false };
         let delivered = replay.run(sink.clone(), CancellationToken::new()).await.expect("replays");
         let messages =
             Arc::into_inner(sink).expect("sole owner").0.into_inner().expect("not poisoned");
@@ -91,6 +92,30 @@ async fn the_same_recording_replays_to_the_same_messages() {
     }
     assert_eq!(runs[0], runs[1]);
     assert_eq!(runs[0].len(), vehicles_in_fixture().0);
+}
+
+#[tokio::test]
+async fn a_retimed_replay_carries_the_time_it_is_played_at_and_nothing_else_changes() {
+    let play = |retime| async move {
+        let sink = Arc::new(Collect::default());
+        let replay = Replay { path: fixture(), speed: None, looping: false, retime };
+        replay.run(sink.clone(), CancellationToken::new()).await.expect("replays");
+        Arc::into_inner(sink).expect("sole owner").0.into_inner().expect("not poisoned")
+    };
+    let before = server::clock::now_ms();
+    let (original, retimed) = (play(false).await, play(true).await);
+    let after = server::clock::now_ms();
+    assert_eq!(original.len(), retimed.len());
+    let mut compared = 0;
+    for ((topic, was), (same_topic, now)) in original.iter().zip(&retimed) {
+        assert_eq!(topic, same_topic);
+        let (Ok(was), Ok(now)) = (Payload::parse(was), Payload::parse(now)) else { continue };
+        assert!((before..=after).contains(&now.timestamp_ms), "{} not now", now.timestamp_ms);
+        assert!(now.timestamp_ms - was.timestamp_ms > 60_000, "the recording is older than that");
+        assert_eq!((now.lat, now.lon, now.line), (was.lat, was.lon, was.line));
+        compared += 1;
+    }
+    assert!(compared > original.len() / 2, "{compared} of {} compared", original.len());
 }
 
 #[tokio::test]
@@ -144,7 +169,7 @@ async fn a_looping_replay_starts_over_and_clears_the_previous_pass() {
         stop_after: per_pass * 2 + 10,
         stop: stop.clone(),
     });
-    let replay = Replay { path: fixture(), speed: None, looping: true };
+    let replay = Replay { path: fixture(), speed: None, looping: true, retime: false };
     replay.run(sink.clone(), stop).await.expect("replays");
     assert_eq!(sink.restarts.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(sink.delivered.load(std::sync::atomic::Ordering::SeqCst) >= per_pass * 2 + 10);
