@@ -30,6 +30,11 @@ scripts/build-site.sh
 cargo build --locked -p server --features kafka --bin transit-stream --example fake_ksqldb
 npx playwright test --config end2end/playwright.config.ts
 
+step "Browser benchmark, smoke pass (this build on both sides; scripts/bench-browser.sh measures)"
+BENCH_SMOKE=1 BENCH_BASE_BIN=target/debug/transit-stream BENCH_BASE_SITE=target/site \
+  BENCH_BIN=target/debug/transit-stream BENCH_SITE=target/site \
+  npx playwright test --config end2end/bench.config.ts
+
 step "API schema test (schemathesis against the running server's OpenAPI document)"
 log=$(mktemp)
 target/debug/transit-stream --bind 127.0.0.1:0 --site-root target/site --source simulator \

@@ -194,6 +194,29 @@ pub fn opacity(age_ms: f64) -> f64 {
     FADED_ALPHA + (1.0 - FADED_ALPHA) * (1.0 - t)
 }
 
+/// A vehicle where a frame places it on the canvas (CSS pixels): where a click finds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placed {
+    pub id: VehicleId,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// The smallest move worth a repaint (CSS pixels): below it, a glide's next step does not
+/// show, and zoomed out most steps of a glide are that small (a bus at 10 m/s crosses a
+/// pixel every two seconds at zoom 12).
+pub const MIN_STEP_PX: f64 = 0.4;
+
+/// Whether vehicles laid out as `next` would look different from the painted `drawn`: one
+/// came, went, or moved by [`MIN_STEP_PX`] or more. Both come from the same iteration over
+/// the fleet, so an unchanged fleet lists them in the same order.
+pub fn visibly_moved(drawn: &[Placed], next: &[Placed]) -> bool {
+    drawn.len() != next.len()
+        || drawn.iter().zip(next).any(|(a, b)| {
+            a.id != b.id || (a.x - b.x).abs() >= MIN_STEP_PX || (a.y - b.y).abs() >= MIN_STEP_PX
+        })
+}
+
 /// Vehicles drawn within `radius` pixels of `at`, nearest first.
 pub fn under(points: &[(VehicleId, f64, f64)], at: (f64, f64), radius: f64) -> Vec<VehicleId> {
     let mut hits: Vec<(f64, VehicleId)> = points
@@ -376,6 +399,18 @@ mod tests {
         let points = [(id(1), 100.0, 100.0), (id(2), 104.0, 100.0), (id(3), 200.0, 200.0)];
         assert_eq!(under(&points, (103.0, 100.0), 12.0), vec![id(2), id(1)]);
         assert!(under(&points, (150.0, 150.0), 12.0).is_empty());
+    }
+
+    #[test]
+    fn only_a_visible_step_or_a_vehicle_coming_or_going_asks_for_a_repaint() {
+        let at = |number: u32, x: f64, y: f64| Placed { id: marker(number, 0.0, 0.0).id, x, y };
+        let drawn = [at(1, 10.0, 10.0), at(2, 50.0, 50.0)];
+        assert!(!visibly_moved(&drawn, &drawn));
+        assert!(!visibly_moved(&drawn, &[at(1, 10.3, 9.7), at(2, 50.0, 50.39)]));
+        assert!(visibly_moved(&drawn, &[at(1, 10.0, 10.0), at(2, 50.0, 50.5)]));
+        assert!(visibly_moved(&drawn, &[at(1, 9.5, 10.0), at(2, 50.0, 50.0)]));
+        assert!(visibly_moved(&drawn, &drawn[..1]));
+        assert!(visibly_moved(&drawn, &[at(1, 10.0, 10.0), at(3, 50.0, 50.0)]));
     }
 
     #[test]

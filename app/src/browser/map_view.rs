@@ -1,9 +1,11 @@
 //! The Leaflet map (tiles, attribution, pan and zoom) and the fleet drawn over it by
 //! [`VehicleCanvas`] in one `requestAnimationFrame` loop for all vehicles.
 //!
-//! The loop draws only when something visible changed: a frame arrived and vehicles are
-//! gliding, the map moved, the selection changed, or a second passed (ages fade). Browsers
-//! do not run animation frames in hidden tabs, so a background tab costs nothing.
+//! The loop paints only when something visible changed: a gliding vehicle moved by a
+//! visible step, vehicles came or went, the map moved, the selection or filter changed, or
+//! a second passed (ages fade); and not in the frame a delta was applied in, so no frame
+//! carries both. Browsers do not run animation frames in hidden tabs, so a background tab
+//! costs nothing.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -14,9 +16,9 @@ use wasm_bindgen::prelude::{Closure, wasm_bindgen};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
-use super::vehicle_canvas::{Look, Placed, VehicleCanvas, View};
+use super::vehicle_canvas::{Look, VehicleCanvas, View};
 use crate::components::{MapState, Nearby};
-use crate::fleet::{self, Fleet, GLIDE_MS};
+use crate::fleet::{self, Fleet, GLIDE_MS, Placed};
 use crate::model::{NetworkLine, ServerFrame, VehicleId};
 
 /// Central Helsinki, and a zoom that shows the inner city and the metro line.
@@ -44,12 +46,16 @@ pub struct MapView {
     map: Map,
     canvas: VehicleCanvas,
     fleet: Fleet,
-    /// What the last drawn frame showed, and where: clicks are tested against it.
+    /// What the last painted frame showed, and where: clicks are tested against it.
     placed: Vec<Placed>,
+    /// Where the vehicles stand this frame, kept apart until it is painted.
+    laid_out: Vec<Placed>,
     state: MapState,
     last_drawn: Option<(View, Look, f64)>,
     /// Until when (animation clock) some vehicle may still be gliding.
     glide_until: f64,
+    /// A frame from the server was applied since the last animation frame.
+    applied: bool,
     rate: fleet::Rate,
     /// When the search's suggestions were last brought up to date.
     lines_checked: f64,
@@ -97,9 +103,11 @@ impl MapView {
             canvas,
             fleet: Fleet::default(),
             placed: Vec::new(),
+            laid_out: Vec::new(),
             state,
             last_drawn: None,
             glide_until: 0.0,
+            applied: false,
             rate: fleet::Rate::default(),
             lines_checked: 0.0,
             tiles_missing,
@@ -152,6 +160,7 @@ impl MapView {
         let snapshot = matches!(frame, ServerFrame::Snapshot { .. });
         self.fleet.apply(frame, now);
         self.glide_until = now + GLIDE_MS;
+        self.applied = true;
         if snapshot || now - self.lines_checked > LINES_EVERY_MS {
             self.lines_checked = now;
             self.suggest_lines();
@@ -203,20 +212,33 @@ impl MapView {
             self.keep_in_view(look.selected, now);
         }
         let view = self.view();
-        let idle = self.last_drawn.as_ref().is_some_and(|(last_view, last_look, drawn_at)| {
-            *last_view == view
-                && *last_look == look
-                && now > self.glide_until
-                && now - drawn_at < IDLE_REDRAW_MS
-        });
-        if idle {
+        let (unchanged, fresh) =
+            self.last_drawn.as_ref().map_or((false, false), |(v, l, drawn_at)| {
+                (*v == view && *l == look, now - drawn_at < IDLE_REDRAW_MS)
+            });
+        if unchanged && fresh && now > self.glide_until {
             return;
         }
-        let wall = js_sys::Date::now();
-        let matching = self.canvas.draw(&self.fleet, &view, (now, wall), &look, &mut self.placed);
+        // The frame a delta lands in already parsed and applied it; its glides start where
+        // the vehicles are drawn, so painting can wait one frame without a visible jump,
+        // and no frame carries both costs.
+        if unchanged && fresh && std::mem::take(&mut self.applied) {
+            return;
+        }
+        let matching =
+            VehicleCanvas::layout(&self.fleet, &view, now, &look.filter, &mut self.laid_out);
         if state.matching.get_untracked() != matching {
             state.matching.set(matching);
         }
+        // Zoomed out, a gliding vehicle crosses a pixel in seconds: repainting thousands of
+        // them on every frame to show nothing new is most of what the map would cost.
+        if unchanged && fresh && !fleet::visibly_moved(&self.placed, &self.laid_out) {
+            return;
+        }
+        let wall = js_sys::Date::now();
+        self.canvas.paint(&self.fleet, &view, wall, &look, &self.laid_out);
+        // What is on the canvas now is what clicks are tested against.
+        std::mem::swap(&mut self.placed, &mut self.laid_out);
         self.last_drawn = Some((view, look, now));
     }
 }

@@ -1,9 +1,10 @@
-//! Draws the fleet on one `<canvas>` laid over the map, once per animation frame.
+//! Draws the fleet on one `<canvas>` laid over the map, at most once per animation frame.
 //!
 //! Why our own canvas and not one Leaflet marker per vehicle: vehicles glide, so every
 //! frame moves hundreds of them, and Leaflet redraws its whole canvas per changed marker
-//! batch through its layer machinery. Here a frame is one pass over the fleet: project
-//! (plain arithmetic, [`crate::fleet::project`]), skip what is off screen, draw. Zoomed out,
+//! batch through its layer machinery. Here a frame is one pass over the fleet to lay it out
+//! (plain arithmetic, [`crate::fleet::project`]; what is off screen is skipped), and a
+//! second to paint, which the map skips when the layout shows nothing new. Zoomed out,
 //! vehicles are dots batched into one path per colour and opacity step (a few dozen
 //! `fill`s for thousands of vehicles); zoomed in, each is a mode shape pointing where it
 //! heads, with its line number on it.
@@ -15,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
 
 use crate::filter::Filter;
-use crate::fleet::{self, Fleet, Shown};
+use crate::fleet::{self, Fleet, Placed, Shown};
 use crate::glyph::{self, Outline};
 use crate::model::{Marker, NetworkLine, TransportMode, VehicleId};
 use crate::palette::{ColourBy, DelayClass, mode_colour};
@@ -49,14 +50,6 @@ impl View {
     fn contains(&self, (x, y): (f64, f64)) -> bool {
         x >= -MARGIN && y >= -MARGIN && x <= self.width + MARGIN && y <= self.height + MARGIN
     }
-}
-
-/// A vehicle as drawn in the last frame: where a click finds it.
-#[derive(Clone, Copy, Debug)]
-pub struct Placed {
-    pub id: VehicleId,
-    pub x: f64,
-    pub y: f64,
 }
 
 pub struct VehicleCanvas {
@@ -116,42 +109,53 @@ impl VehicleCanvas {
         self.network = network;
     }
 
-    /// Draws every vehicle of `fleet` visible in `view` as it stands at `now_ms` (the
-    /// animation clock), faded by age against `wall_ms` (the wall clock). Fills `placed`
-    /// with what was drawn; returns how many vehicles the filter lets through, on screen
-    /// or not.
-    pub fn draw(
+    /// Where every vehicle of `fleet` that `filter` lets through stands at `now_ms` (the
+    /// animation clock): fills `placed` with those inside `view`; returns how many match,
+    /// on screen or not. Plain arithmetic, no canvas calls: cheap enough to run on every
+    /// animation frame, so the frame can tell whether painting would show anything new.
+    pub fn layout(
+        fleet: &Fleet,
+        view: &View,
+        now_ms: f64,
+        filter: &Filter,
+        placed: &mut Vec<Placed>,
+    ) -> usize {
+        placed.clear();
+        let mut matching = 0;
+        for shown in fleet.iter() {
+            if !filter.matches(&shown.marker) {
+                continue;
+            }
+            matching += 1;
+            let (lat, lon) = shown.at(now_ms);
+            let at = view.place(lat, lon);
+            if view.contains(at) {
+                placed.push(Placed { id: shown.marker.id, x: at.0, y: at.1 });
+            }
+        }
+        matching
+    }
+
+    /// Paints the vehicles `placed` by [`Self::layout`], faded by age against `wall_ms`
+    /// (the wall clock), with the network sketch and the selected vehicle's trail under them.
+    pub fn paint(
         &mut self,
         fleet: &Fleet,
         view: &View,
-        (now_ms, wall_ms): (f64, f64),
+        wall_ms: f64,
         look: &Look,
-        placed: &mut Vec<Placed>,
-    ) -> usize {
+        placed: &[Placed],
+    ) {
         self.resize(view.width, view.height);
         let ctx = &self.context;
         ctx.clear_rect(0.0, 0.0, view.width, view.height);
         if look.network {
             self.sketch_network(view);
         }
-        placed.clear();
-        let mut selected = None;
-        let mut matching = 0;
-        for shown in fleet.iter() {
-            if !look.filter.matches(&shown.marker) {
-                continue;
-            }
-            matching += 1;
-            let (lat, lon) = shown.at(now_ms);
-            let at = view.place(lat, lon);
-            if !view.contains(at) {
-                continue;
-            }
-            placed.push(Placed { id: shown.marker.id, x: at.0, y: at.1 });
-            if Some(shown.marker.id) == look.selected {
-                selected = Some((shown, at));
-            }
-        }
+        let selected = look.selected.and_then(|id| {
+            let p = placed.iter().find(|p| p.id == id)?;
+            Some((fleet.get(&id)?, (p.x, p.y)))
+        });
         if let Some((shown, at)) = selected {
             self.trail(shown, view, at, look);
         }
@@ -238,7 +242,6 @@ impl VehicleCanvas {
             ctx.stroke();
         }
         ctx.set_global_alpha(1.0);
-        matching
     }
 
     /// The network as faint lines in the modes' colours.

@@ -1,0 +1,347 @@
+/**
+ * The map's frame budget at city scale: a baseline build and a candidate build of the
+ * site, each fed the same synthetic fleet (`feed.ts`) through its own `/ws`, measured in
+ * alternating runs in Debian's headless Chromium. Run it with `scripts/bench-browser.sh`,
+ * which builds both; it prints medians and ratios, and writes them as JSON.
+ *
+ * Per run, over a window of `BENCH_DELTAS` delta frames once the snapshot is drawn:
+ * - main-thread work per delta frame, from a Chromium trace: the task that receives a
+ *   delta, from its message event to its end (parse and apply, with the microtasks they
+ *   queue; alone it is `deltaTaskMs`), plus the next animation-frame task (animation
+ *   callbacks, style, layout, paint, commit); median and p95 over the deltas. Playwright's
+ *   hand-over of the frame to its stand-in socket (`routeWebSocket`), which comes before
+ *   the message event in the same task, is not the page's work and is left out here;
+ * - the p95 of every animation-frame task, since vehicles glide between deltas;
+ * - main-thread work per delta in total: Chromium's `TaskDuration` (every main-thread
+ *   task, the hand-over included) divided by the deltas, so it counts the glide frames too;
+ * - animation: frames per second and the share of display frames missed, from a
+ *   `requestAnimationFrame` probe; the slowest frame interval;
+ * - the longest task (`longtask` entries, 50 ms and over) and the JS heap at the end.
+ */
+import { test, type Browser, type CDPSession, type Page } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { root, startProcess, type Running } from '../server';
+import { SyntheticFleet } from './feed';
+
+// The smoke pass (`BENCH_SMOKE=1`, run by scripts/test.sh) only proves the benchmark still
+// works: a small fleet, one pair, one scenario, a few deltas. Its figures mean nothing.
+const SMOKE = process.env.BENCH_SMOKE === '1';
+const VEHICLES = Number(process.env.BENCH_VEHICLES ?? (SMOKE ? 300 : 3000));
+const PAIRS = Number(process.env.BENCH_PAIRS ?? (SMOKE ? 1 : 5));
+const DELTAS = Number(process.env.BENCH_DELTAS ?? (SMOKE ? 4 : 32));
+const TICK_MS = 250;
+const WARM_UP_DELTAS = 8;
+
+type Build = { name: string; binary: string; site: string };
+const builds: Build[] = [
+  { name: 'baseline', binary: need('BENCH_BASE_BIN'), site: need('BENCH_BASE_SITE') },
+  { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE') },
+];
+
+/** Where the map looks: the start view, the whole region (every vehicle in view), streets. */
+const SCENARIOS: { name: string; view?: [number, number, number] }[] = [
+  { name: 'city (start view, zoom 12)' },
+  { name: 'region (zoom 11, all in view)', view: [60.2, 24.95, 11] },
+  { name: 'streets (zoom 14, labels)', view: [60.17, 24.94, 14] },
+];
+
+type Run = {
+  deltaTaskMs: number;
+  deltaFrameMs: number;
+  deltaFrameP95Ms: number;
+  frameP95Ms: number;
+  taskMsPerDelta: number;
+  scriptMsPerDelta: number;
+  fps: number;
+  missedShare: number;
+  slowestFrameMs: number;
+  longestTaskMs: number;
+  heapMb: number;
+};
+
+function need(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the benchmark with scripts/bench-browser.sh`);
+  return value;
+}
+
+test.describe.configure({ mode: 'serial', timeout: 30 * 60_000 });
+
+const servers = new Map<string, Running>();
+const results: Record<string, Record<string, Run[]>> = {};
+
+test.beforeAll(async () => {
+  for (const build of builds) {
+    // The server's own feed is not used (the page's /ws is answered by the benchmark).
+    const args = ['--bind', '127.0.0.1:0', '--site-root', build.site, '--source', 'simulator', '--sim-vehicles', '1'];
+    servers.set(build.name, await startProcess(build.binary, args, /serving the map at (http:\/\/\S+)/));
+  }
+});
+
+test.afterAll(async () => {
+  for (const server of servers.values()) await server.stop();
+  report();
+});
+
+for (const scenario of SMOKE ? SCENARIOS.slice(0, 1) : SCENARIOS) {
+  test(scenario.name, async ({ browser }) => {
+    for (let pair = 0; pair < PAIRS; pair++) {
+      // Alternate the order, so drift on a shared machine falls on both builds alike.
+      const order = pair % 2 === 0 ? builds : [...builds].reverse();
+      for (const build of order) {
+        const run = await measure(browser, build, scenario.view);
+        ((results[scenario.name] ??= {})[build.name] ??= []).push(run);
+        console.log(`${scenario.name} · ${build.name} · pair ${pair + 1}: ${summary(run)}`);
+      }
+    }
+  });
+}
+
+async function measure(browser: Browser, build: Build, view?: [number, number, number]): Promise<Run> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const feed = feedPage(page);
+  // Tiles load (blank), as they would for a rider online: no offline sketch, no errors.
+  await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
+  await page.addInitScript(markSocketMessages);
+  await page.goto(servers.get(build.name)!.url);
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid=status]')?.getAttribute('data-count') === String(n),
+    VEHICLES,
+    { timeout: 60_000 },
+  );
+  if (view) {
+    await page.evaluate(([lat, lon, zoom]) => {
+      (window as any).transitMap.setView([lat, lon], zoom, { animate: false });
+    }, view);
+  }
+  await feed.deltas(WARM_UP_DELTAS);
+
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await page.evaluate(() => {
+    const probe = { frames: [] as number[], longest: 0, running: true };
+    (window as any).__bench = probe;
+    const tick = (t: number) => {
+      probe.frames.push(t);
+      if (probe.running) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) probe.longest = Math.max(probe.longest, entry.duration);
+    }).observe({ type: 'longtask' });
+  });
+  await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+  const before = await metrics(cdp);
+  await feed.deltas(DELTAS);
+  const after = await metrics(cdp);
+  const trace = frameCosts(JSON.parse((await browser.stopTracing()).toString('utf8')));
+  const probe = await page.evaluate(() => {
+    const probe = (window as any).__bench;
+    probe.running = false;
+    return { frames: probe.frames as number[], longest: probe.longest as number };
+  });
+  feed.stop();
+  await context.close();
+
+  const intervals = probe.frames.slice(1).map((t, i) => t - probe.frames[i]);
+  const span = probe.frames[probe.frames.length - 1] - probe.frames[0];
+  const vsync = 1000 / 60;
+  const missed = intervals.reduce((sum, dt) => sum + Math.max(0, Math.round(dt / vsync) - 1), 0);
+  const deltas = after.deltas - before.deltas;
+  return {
+    deltaTaskMs: percentile(trace.deltaTasks, 0.5),
+    deltaFrameMs: percentile(trace.deltaFrames, 0.5),
+    deltaFrameP95Ms: percentile(trace.deltaFrames, 0.95),
+    frameP95Ms: percentile(trace.frames, 0.95),
+    taskMsPerDelta: ((after.TaskDuration - before.TaskDuration) * 1000) / deltas,
+    scriptMsPerDelta: ((after.ScriptDuration - before.ScriptDuration) * 1000) / deltas,
+    fps: (intervals.length * 1000) / span,
+    missedShare: missed / (intervals.length + missed),
+    slowestFrameMs: Math.max(...intervals),
+    longestTaskMs: probe.longest,
+    heapMb: after.JSHeapUsedSize / 2 ** 20,
+  };
+
+  async function metrics(cdp: CDPSession) {
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const value = (name: string) => metrics.find((m) => m.name === name)?.value ?? NaN;
+    return {
+      TaskDuration: value('TaskDuration'),
+      ScriptDuration: value('ScriptDuration'),
+      JSHeapUsedSize: value('JSHeapUsedSize'),
+      deltas: feed.sent(),
+    };
+  }
+}
+
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'];
+const MESSAGE_MARK = 'bench:ws-message';
+
+/**
+ * Runs in the page before its own scripts: every WebSocket `message` listener first leaves
+ * a mark in the trace, which tells the tasks that received a frame from the others. The
+ * app's socket (gloo-net's) listens with `addEventListener`; the check for a WebSocket is
+ * made at each call, because `routeWebSocket` puts Playwright's own class in its place.
+ */
+function markSocketMessages() {
+  const wrappers = new WeakMap<object, EventListener>();
+  const add = EventTarget.prototype.addEventListener;
+  const remove = EventTarget.prototype.removeEventListener;
+  EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+    if (type !== 'message' || typeof listener !== 'function' || !(this instanceof WebSocket)) {
+      return add.call(this, type, listener, options);
+    }
+    const marked = function (this: EventTarget, event: Event) {
+      performance.mark('bench:ws-message');
+      return listener.call(this, event);
+    };
+    wrappers.set(listener, marked);
+    return add.call(this, type, marked, options);
+  };
+  EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+    return remove.call(this, type, (listener && wrappers.get(listener)) ?? listener, options);
+  };
+}
+
+type TraceEvent = { name: string; ph: string; ts: number; dur?: number; pid: number; tid: number; args?: any };
+
+/**
+ * Main-thread cost per frame from a Chromium trace (microseconds in, milliseconds out):
+ * for each delta, the task that received it plus the next task that ran animation frames;
+ * and every task that ran animation frames.
+ */
+function frameCosts(trace: { traceEvents: TraceEvent[] }): { deltaTasks: number[]; deltaFrames: number[]; frames: number[] } {
+  const events = trace.traceEvents;
+  const marks = events.filter((e) => e.name === MESSAGE_MARK);
+  if (marks.length === 0) throw new Error('the trace has no WebSocket message marks: does the page still listen with addEventListener?');
+  const main = (e: TraceEvent) => e.pid === marks[0].pid && e.tid === marks[0].tid;
+  const tasks = events
+    .filter((e) => main(e) && e.ph === 'X' && e.name === 'RunTask' && e.dur !== undefined)
+    .sort((a, b) => a.ts - b.ts);
+  const animation = events.filter((e) => main(e) && e.name === 'FireAnimationFrame').map((e) => e.ts);
+  const containing = (ts: number) => tasks.find((t) => t.ts <= ts && ts <= t.ts + t.dur!);
+  const frameTasks = [...new Set(animation.map(containing).filter((t): t is TraceEvent => t !== undefined))].sort(
+    (a, b) => a.ts - b.ts,
+  );
+  const deltas = marks.flatMap((mark) => {
+    const task = containing(mark.ts);
+    if (!task) return [];
+    const end = task.ts + task.dur!;
+    const frame = frameTasks.find((f) => f.ts >= end && f.ts - end < 100_000);
+    // From the message event on (see the top of this file).
+    const handling = end - mark.ts;
+    return [{ task: handling / 1000, frame: (handling + (frame?.dur ?? 0)) / 1000 }];
+  });
+  return {
+    deltaTasks: deltas.map((d) => d.task),
+    deltaFrames: deltas.map((d) => d.frame),
+    frames: frameTasks.map((t) => t.dur! / 1000),
+  };
+}
+
+function percentile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+/** Answers the page's `/ws` with the synthetic fleet: a snapshot, then a delta per tick. */
+function feedPage(page: Page) {
+  const fleet = new SyntheticFleet(VEHICLES, 1000 / TICK_MS);
+  let sent = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const waiters: { at: number; done: () => void }[] = [];
+  page.routeWebSocket(/\/ws$/, (socket) => {
+    socket.send(fleet.snapshot(Date.now()));
+    timer = setInterval(() => {
+      socket.send(fleet.delta(Date.now()));
+      sent++;
+      for (const waiter of waiters.filter((w) => sent >= w.at)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.done();
+      }
+    }, TICK_MS);
+    socket.onClose(() => clearInterval(timer));
+  });
+  return {
+    sent: () => sent,
+    /** Resolves once `n` more deltas have been sent. */
+    deltas: (n: number) => new Promise<void>((done) => waiters.push({ at: sent + n, done })),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** A 256x256 PNG of one light grey: what a map tile costs to place, without the picture. */
+const blankTile = (() => {
+  const crc = (bytes: Buffer) => {
+    let c = ~0;
+    for (const byte of bytes) {
+      c ^= byte;
+      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+    }
+    return ~c >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(256, 0);
+  header.writeUInt32BE(256, 4);
+  header[8] = 8; // bit depth
+  header[9] = 0; // greyscale
+  const rows = Buffer.alloc(256 * 257, 0xe4);
+  for (let y = 0; y < 256; y++) rows[y * 257] = 0; // filter: none
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', zlib.deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+})();
+
+function summary(run: Run): string {
+  return (
+    `delta task ${run.deltaTaskMs.toFixed(1)} ms, delta frame ${run.deltaFrameMs.toFixed(1)} ms (p95 ${run.deltaFrameP95Ms.toFixed(1)}), any frame p95 ${run.frameP95Ms.toFixed(1)} ms, ` +
+    `${run.taskMsPerDelta.toFixed(1)} ms main thread/delta in all (script ${run.scriptMsPerDelta.toFixed(1)}), ` +
+    `${run.fps.toFixed(1)} fps, ${(run.missedShare * 100).toFixed(1)} % frames missed, ` +
+    `slowest frame ${run.slowestFrameMs.toFixed(0)} ms, longest task ${run.longestTaskMs.toFixed(0)} ms, heap ${run.heapMb.toFixed(1)} MB`
+  );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function report(): void {
+  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb'];
+  const out: Record<string, unknown> = { vehicles: VEHICLES, pairs: PAIRS, deltasPerRun: DELTAS, tickMs: TICK_MS, scenarios: {} };
+  const lines = [`\nBrowser benchmark: ${VEHICLES} vehicles at 1 Hz, ${PAIRS} pairs, ${DELTAS} deltas per run (medians; ratio = candidate / baseline)`];
+  for (const [scenario, byBuild] of Object.entries(results)) {
+    lines.push(`\n${scenario}`);
+    const rows: Record<string, unknown> = {};
+    for (const key of keys) {
+      const base = median(byBuild.baseline?.map((r) => r[key]) ?? []);
+      const cand = median(byBuild.candidate?.map((r) => r[key]) ?? []);
+      // A ratio against zero (no missed frame, no long task) says nothing: left out.
+      const ratio = base > 0 ? cand / base : null;
+      rows[key] = { baseline: base, candidate: cand, ratio, runs: { baseline: byBuild.baseline?.map((r) => r[key]), candidate: byBuild.candidate?.map((r) => r[key]) } };
+      lines.push(`  ${key.padEnd(18)} baseline ${base.toFixed(2).padStart(8)}  candidate ${cand.toFixed(2).padStart(8)}  ratio ${ratio === null ? '–' : ratio.toFixed(2)}`);
+    }
+    (out.scenarios as Record<string, unknown>)[scenario] = rows;
+  }
+  console.log(lines.join('\n'));
+  const file = path.join(root, 'target', 'bench', SMOKE ? 'browser-smoke.json' : 'browser.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(out, null, 2));
+  console.log(`\nWritten to ${path.relative(root, file)}`);
+}
