@@ -1,8 +1,8 @@
 //! A recorded HFP message with its event time moved to now (`publish --retime`,
-//! `--replay-retime`), so that a replayed (and looped) recording looks live downstream: the map keeps the newest
-//! position per vehicle by event time, and would take a second pass of the same recording
-//! for stale repeats. Only `tst` and `tsi` change; every other field passes through as
-//! its original JSON text.
+//! `--replay-retime`), so that a replayed (and looped) recording looks live downstream:
+//! the map keeps the newest position per vehicle by event time, and would take a second
+//! pass of the same recording for stale repeats. Only `tst` and `tsi` change; every other
+//! field passes through as its original JSON text.
 
 use std::collections::BTreeMap;
 
