@@ -234,7 +234,7 @@ pub enum ConfigError {
     TileUrl(String),
     #[error("--source replay needs --replay-file")]
     ReplayFile,
-    #[error("--replay-speed must be 0 (as fast as possible) or positive, not {0}")]
+    #[error("--replay-speed must be 0 (as fast as possible) or at least 0.001, not {0}")]
     ReplaySpeed(f64),
     #[error(transparent)]
     Broker(#[from] BrokerError),
@@ -270,7 +270,8 @@ impl Config {
         if self.source == SourceKind::Replay && self.replay_file.is_none() {
             return Err(ConfigError::ReplayFile);
         }
-        if !(self.replay_speed.is_finite() && self.replay_speed >= 0.0) {
+        let speed = self.replay_speed;
+        if !(speed == 0.0 || speed.is_finite() && speed >= crate::source::replay::MIN_SPEED) {
             return Err(ConfigError::ReplaySpeed(self.replay_speed));
         }
         self.mqtt.validate()
@@ -351,6 +352,17 @@ mod tests {
         let mut config = Config::for_tests();
         config.tile_url = "javascript:alert(1)".into();
         assert!(matches!(config.validate(), Err(ConfigError::TileUrl(_))));
+
+        for speed in [1e-300, -1.0, f64::NAN, f64::INFINITY] {
+            let mut config = Config::for_tests();
+            config.replay_speed = speed;
+            assert!(matches!(config.validate(), Err(ConfigError::ReplaySpeed(_))), "{speed}");
+        }
+        for speed in [0.0, 0.001, 1.0, 1e6] {
+            let mut config = Config::for_tests();
+            config.replay_speed = speed;
+            assert!(config.validate().is_ok(), "{speed}");
+        }
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub enum RecordingError {
     Line { line: usize, error: serde_json::Error },
     #[error("a payload_hex value is not hex")]
     Hex,
+    #[error("a message recorded at {at_ms} ms cannot be scheduled at replay speed {speed}")]
+    Unschedulable { at_ms: u64, speed: f64 },
 }
 
 /// Opens a recording for reading, decompressing `.gz` files.

@@ -17,6 +17,14 @@ use crate::recording::{self, Recorded, RecordingError};
 /// recording is streamed, not loaded.
 const READ_AHEAD: usize = 1_024;
 
+/// The slowest replay worth asking for: a thousandth of real time. Slower speeds put the
+/// next message centuries away (and past what a clock can hold: `1e-300` did).
+pub const MIN_SPEED: f64 = 0.001;
+
+/// The longest a recording can run: a message stamped later than this after the start is
+/// corrupt (`u64::MAX` would otherwise be due in half a billion years: a silent stall).
+pub const MAX_RECORDED_MS: u64 = 31 * 24 * 3_600 * 1_000;
+
 /// A configured replay.
 #[derive(Debug, Clone)]
 pub struct Replay {
@@ -84,8 +92,10 @@ impl Replay {
             let record = record?;
             match self.speed {
                 Some(speed) => {
-                    let due =
-                        started + Duration::from_secs_f64(record.at_ms as f64 / 1_000.0 / speed);
+                    let Some(due) = due(started, record.at_ms, speed) else {
+                        // Ends the replay with an error the log and the caller see.
+                        return Err(RecordingError::Unschedulable { at_ms: record.at_ms, speed });
+                    };
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep_until(due.into()) => {}
@@ -112,5 +122,39 @@ impl Replay {
         drop(records);
         let _ = reader.await;
         Ok(delivered)
+    }
+}
+
+/// When a message recorded `at_ms` after the recording's start is due, played at `speed`
+/// from `started`; `None` for a time past [`MAX_RECORDED_MS`] or one no clock reaches
+/// (a speed far below [`MIN_SPEED`] given through the library).
+fn due(started: Instant, at_ms: u64, speed: f64) -> Option<Instant> {
+    if at_ms > MAX_RECORDED_MS {
+        return None;
+    }
+    let offset = Duration::try_from_secs_f64(at_ms as f64 / 1_000.0 / speed).ok()?;
+    started.checked_add(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_due_at_its_recorded_time_divided_by_the_speed() {
+        let started = Instant::now();
+        assert_eq!(due(started, 3_000, 1.0), Some(started + Duration::from_secs(3)));
+        assert_eq!(due(started, 3_000, 10.0), Some(started + Duration::from_millis(300)));
+        assert_eq!(due(started, 0, MIN_SPEED), Some(started));
+        assert!(due(started, MAX_RECORDED_MS, MIN_SPEED).is_some());
+    }
+
+    #[test]
+    fn a_corrupt_time_or_one_no_clock_reaches_is_refused_instead_of_stalling_or_panicking() {
+        let started = Instant::now();
+        assert_eq!(due(started, 1, 1e-300), None);
+        assert_eq!(due(started, u64::MAX, 1.0), None);
+        assert_eq!(due(started, MAX_RECORDED_MS + 1, 1.0), None);
+        assert_eq!(due(started, 1, f64::NAN), None);
     }
 }
