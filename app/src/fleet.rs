@@ -218,10 +218,10 @@ pub fn visibly_moved(drawn: &[Placed], next: &[Placed]) -> bool {
 }
 
 /// Vehicles drawn within `radius` pixels of `at`, nearest first.
-pub fn under(points: &[(VehicleId, f64, f64)], at: (f64, f64), radius: f64) -> Vec<VehicleId> {
-    let mut hits: Vec<(f64, VehicleId)> = points
+pub fn under(placed: &[Placed], at: (f64, f64), radius: f64) -> Vec<VehicleId> {
+    let mut hits: Vec<(f64, VehicleId)> = placed
         .iter()
-        .map(|&(id, x, y)| ((x - at.0).hypot(y - at.1), id))
+        .map(|p| ((p.x - at.0).hypot(p.y - at.1), p.id))
         .filter(|&(distance, _)| distance <= radius)
         .collect();
     hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -396,7 +396,8 @@ mod tests {
     #[test]
     fn a_click_finds_the_nearest_vehicle_first_and_lists_the_others_under_it() {
         let id = |n| VehicleId::new(22, n).expect("fits");
-        let points = [(id(1), 100.0, 100.0), (id(2), 104.0, 100.0), (id(3), 200.0, 200.0)];
+        let at = |n, x, y| Placed { id: id(n), x, y };
+        let points = [at(1, 100.0, 100.0), at(2, 104.0, 100.0), at(3, 200.0, 200.0)];
         assert_eq!(under(&points, (103.0, 100.0), 12.0), vec![id(2), id(1)]);
         assert!(under(&points, (150.0, 150.0), 12.0).is_empty());
     }

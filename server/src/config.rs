@@ -234,7 +234,10 @@ pub enum ConfigError {
     TileUrl(String),
     #[error("--source replay needs --replay-file")]
     ReplayFile,
-    #[error("--replay-speed must be 0 (as fast as possible) or at least 0.001, not {0}")]
+    #[error(
+        "--replay-speed must be 0 (as fast as possible) or at least {min}, not {0:?}",
+        min = crate::source::replay::MIN_SPEED
+    )]
     ReplaySpeed(f64),
     #[error(transparent)]
     Broker(#[from] BrokerError),
@@ -271,8 +274,8 @@ impl Config {
             return Err(ConfigError::ReplayFile);
         }
         let speed = self.replay_speed;
-        if !(speed == 0.0 || speed.is_finite() && speed >= crate::source::replay::MIN_SPEED) {
-            return Err(ConfigError::ReplaySpeed(self.replay_speed));
+        if !(speed == 0.0 || (speed.is_finite() && speed >= crate::source::replay::MIN_SPEED)) {
+            return Err(ConfigError::ReplaySpeed(speed));
         }
         self.mqtt.validate()
     }

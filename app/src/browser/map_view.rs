@@ -54,7 +54,7 @@ pub struct MapView {
     last_drawn: Option<(View, Look, f64)>,
     /// Until when (animation clock) some vehicle may still be gliding.
     glide_until: f64,
-    /// A frame from the server was applied since the last animation frame.
+    /// A frame from the server was applied since the previous animation frame.
     applied: bool,
     rate: fleet::Rate,
     /// When the search's suggestions were last brought up to date.
@@ -169,8 +169,7 @@ impl MapView {
 
     /// The vehicles drawn close enough to a point of the map, nearest first.
     fn pick(&self, at: (f64, f64)) -> Vec<Nearby> {
-        let points: Vec<_> = self.placed.iter().map(|p| (p.id, p.x, p.y)).collect();
-        fleet::under(&points, at, self.hit_radius)
+        fleet::under(&self.placed, at, self.hit_radius)
             .into_iter()
             .filter_map(|id| self.fleet.get(&id))
             .map(|shown| Nearby {
@@ -212,17 +211,18 @@ impl MapView {
             self.keep_in_view(look.selected, now);
         }
         let view = self.view();
-        let (unchanged, fresh) =
-            self.last_drawn.as_ref().map_or((false, false), |(v, l, drawn_at)| {
-                (*v == view && *l == look, now - drawn_at < IDLE_REDRAW_MS)
-            });
-        if unchanged && fresh && now > self.glide_until {
+        let applied = std::mem::take(&mut self.applied);
+        // The canvas shows this view and look, painted less than a second ago (ages fade).
+        let current = self.last_drawn.as_ref().is_some_and(|(last_view, last_look, drawn_at)| {
+            *last_view == view && *last_look == look && now - drawn_at < IDLE_REDRAW_MS
+        });
+        if current && now > self.glide_until {
             return;
         }
         // The frame a delta lands in already parsed and applied it; its glides start where
         // the vehicles are drawn, so painting can wait one frame without a visible jump,
         // and no frame carries both costs.
-        if unchanged && fresh && std::mem::take(&mut self.applied) {
+        if current && applied {
             return;
         }
         let matching =
@@ -232,7 +232,7 @@ impl MapView {
         }
         // Zoomed out, a gliding vehicle crosses a pixel in seconds: repainting thousands of
         // them on every frame to show nothing new is most of what the map would cost.
-        if unchanged && fresh && !fleet::visibly_moved(&self.placed, &self.laid_out) {
+        if current && !fleet::visibly_moved(&self.placed, &self.laid_out) {
             return;
         }
         let wall = js_sys::Date::now();
