@@ -40,7 +40,12 @@ step "Building the candidate (this checkout)"
 scripts/build-site.sh
 cargo build --locked -p server --bin transit-stream
 
+# The benchmark feeds each page frames in the encoding its build reads: builds from before
+# the binary /ws frames (app/src/wire.rs) read JSON.
+base_wire=binary
+git cat-file -e "$base_commit:app/src/wire.rs" 2>/dev/null || base_wire=json
+
 step "Measuring"
 BENCH_BASE_BIN="$tree/target/debug/transit-stream" BENCH_BASE_SITE="$tree/target/site" \
-BENCH_BIN=target/debug/transit-stream BENCH_SITE=target/site \
+BENCH_BASE_WIRE="$base_wire" BENCH_BIN=target/debug/transit-stream BENCH_SITE=target/site \
   npx playwright test --config end2end/bench.config.ts

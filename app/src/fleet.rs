@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Marker, ServerFrame, VehicleId};
+use crate::model::{Marker, VehicleId};
+use crate::wire::{Update, WireFrame};
 
 /// How long a vehicle takes to glide to a newly reported position: HFP's cadence.
 pub const GLIDE_MS: f64 = 1_000.0;
@@ -103,32 +104,36 @@ impl Fleet {
     }
 
     /// Applies a frame received at `now_ms`: a snapshot replaces the set (vehicles already
-    /// shown glide on), a delta moves, adds and removes.
-    pub fn apply(&mut self, frame: ServerFrame, now_ms: f64) {
+    /// shown glide on), a delta moves, adds and removes. Returns how many updates named a
+    /// vehicle the fleet does not know without saying what it is; the server never sends
+    /// one (see `wire`), so they are skipped and counted, not guessed at.
+    pub fn apply(&mut self, frame: WireFrame, now_ms: f64) -> usize {
         match frame {
-            ServerFrame::Snapshot { vehicles, .. } => {
+            WireFrame::Snapshot { vehicles, .. } => {
                 let keep: std::collections::HashSet<VehicleId> =
-                    vehicles.iter().map(|marker| marker.id).collect();
+                    vehicles.iter().map(|update| update.id).collect();
                 self.vehicles.retain(|id, _| keep.contains(id));
-                for marker in vehicles {
-                    self.upsert(marker, now_ms);
-                }
+                self.upsert_all(vehicles, now_ms)
             }
-            ServerFrame::Delta { upserts, removed, .. } => {
-                for marker in upserts {
-                    self.upsert(marker, now_ms);
-                }
+            WireFrame::Delta { upserts, removed, .. } => {
+                let unknown = self.upsert_all(upserts, now_ms);
                 for id in removed {
                     self.vehicles.remove(&id);
                 }
+                unknown
             }
-            ServerFrame::Status { .. } => {}
+            WireFrame::Status { .. } => 0,
         }
     }
 
-    fn upsert(&mut self, marker: Marker, now_ms: f64) {
-        let to = (marker.lat, marker.lon);
-        match self.vehicles.get_mut(&marker.id) {
+    fn upsert_all(&mut self, updates: Vec<Update>, now_ms: f64) -> usize {
+        updates.into_iter().map(|update| usize::from(!self.upsert(update, now_ms))).sum()
+    }
+
+    /// Whether the update was applied.
+    fn upsert(&mut self, update: Update, now_ms: f64) -> bool {
+        let to = (update.lat, update.lon);
+        match self.vehicles.get_mut(&update.id) {
             Some(shown) => {
                 let drawn = shown.at(now_ms);
                 let jump = metres_between(drawn, to) > MAX_GLIDE_M;
@@ -139,10 +144,12 @@ impl Fleet {
                     shown.trail_times.clear();
                 }
                 shown.started_ms = now_ms;
-                shown.marker = marker;
+                update.apply_to(&mut shown.marker);
                 shown.extend_trail();
+                true
             }
             None => {
+                let Some(marker) = update.into_marker() else { return false };
                 let mut shown = Shown {
                     marker,
                     from: to,
@@ -152,6 +159,7 @@ impl Fleet {
                 };
                 shown.extend_trail();
                 self.vehicles.insert(shown.marker.id, shown);
+                true
             }
         }
     }
@@ -268,8 +276,12 @@ mod tests {
         }
     }
 
-    fn delta(upserts: Vec<Marker>) -> ServerFrame {
-        ServerFrame::Delta { seq: 1, upserts, removed: vec![] }
+    fn delta(upserts: Vec<Marker>) -> WireFrame {
+        WireFrame::Delta {
+            seq: 1,
+            upserts: upserts.iter().map(Update::from).collect(),
+            removed: vec![],
+        }
     }
 
     #[test]
@@ -352,7 +364,8 @@ mod tests {
     fn a_snapshot_removes_vehicles_it_does_not_list_and_keeps_the_others_gliding() {
         let mut fleet = Fleet::default();
         fleet.apply(delta(vec![marker(1, 60.170, 24.94), marker(2, 60.2, 24.9)]), 0.0);
-        let snapshot = ServerFrame::Snapshot { seq: 9, vehicles: vec![marker(1, 60.171, 24.94)] };
+        let vehicles = vec![Update::from(&marker(1, 60.171, 24.94))];
+        let snapshot = WireFrame::Snapshot { seq: 9, vehicles };
         fleet.apply(snapshot, 2_000.0);
         assert_eq!(fleet.len(), 1);
         let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("kept");
@@ -360,11 +373,27 @@ mod tests {
     }
 
     #[test]
+    fn an_update_that_does_not_say_what_an_unknown_vehicle_is_is_skipped_and_counted() {
+        let mut fleet = Fleet::default();
+        let mut bare = Update::from(&marker(1, 60.17, 24.94));
+        bare.about = None;
+        let frame = WireFrame::Delta { seq: 1, upserts: vec![bare.clone()], removed: vec![] };
+        assert_eq!(fleet.apply(frame, 0.0), 1);
+        assert!(fleet.is_empty());
+        // Once the vehicle is known, the same update moves it and keeps its line.
+        fleet.apply(delta(vec![marker(1, 60.10, 24.90)]), 0.0);
+        let frame = WireFrame::Delta { seq: 2, upserts: vec![bare], removed: vec![] };
+        assert_eq!(fleet.apply(frame, 5_000.0), 0);
+        let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+        assert_eq!((shown.marker.lat, shown.marker.line.as_deref()), (60.17, Some("550")));
+    }
+
+    #[test]
     fn removed_vehicles_leave_the_map() {
         let mut fleet = Fleet::default();
         fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
         let id = VehicleId::new(22, 1).expect("fits");
-        fleet.apply(ServerFrame::Delta { seq: 2, upserts: vec![], removed: vec![id] }, 10.0);
+        fleet.apply(WireFrame::Delta { seq: 2, upserts: vec![], removed: vec![id] }, 10.0);
         assert!(fleet.is_empty());
     }
 

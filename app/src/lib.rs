@@ -1,7 +1,9 @@
 //! transit-stream's user interface and the types it shares with the server.
 //!
 //! # Layout
-//! * [`model`]: vehicle ids, positions, markers and the `/ws` frames; shared by both sides.
+//! * [`model`]: vehicle ids, positions, markers and the frames; shared by both sides.
+//! * [`wire`]: the `/ws` frames as compact binary messages, encoded by the server and
+//!   decoded by the browser.
 //! * [`error`]: the errors a browser can see ([`error::ApiError`]).
 //! * [`api`]: server functions. Their bodies run on the server and reach data only through
 //!   the [`ssr::Backend`] seam, so the store behind them can change without touching the UI.
@@ -28,6 +30,7 @@ pub mod glyph;
 pub mod link;
 pub mod model;
 pub mod palette;
+pub mod wire;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,7 +1,9 @@
 /**
- * A synthetic fleet for the browser benchmark, in the `/ws` wire format (`ServerFrame` in
- * `app/src/model.rs`): `size` vehicles spread over the Helsinki region, every one of them
- * moving and reporting once a second, spread evenly over the ticks of a second.
+ * A synthetic fleet for the browser benchmark, in the `/ws` wire format of the build under
+ * test: binary (`app/src/wire.rs`, via `../wire.ts`), or the JSON `ServerFrame`s
+ * (`app/src/model.rs`) that builds before it read. `size` vehicles spread over the Helsinki
+ * region, every one of them moving and reporting once a second, spread evenly over the
+ * ticks of a second.
  *
  * Why not the server's simulator: its vehicles start at stops and dwell there, so for the
  * first minutes most of them do not move and a delta carries a few dozen of them. The
@@ -12,6 +14,11 @@
 const BOX = { south: 60.1, north: 60.3, west: 24.7, east: 25.2 };
 const MODES: [string, number][] = [['bus', 0.8], ['tram', 0.1], ['train', 0.05], ['metro', 0.03], ['ferry', 0.02]];
 const HEADSIGNS = ['Kamppi', 'Rautatientori', 'Itäkeskus', 'Pasila', 'Munkkiniemi', 'Kauppatori', 'Tapiola'];
+
+import { encodeDelta, encodeSnapshot, type WireMarker } from '../wire';
+
+/** The frame encoding a build's page reads. */
+export type Wire = 'binary' | 'json';
 
 type Vehicle = { id: string; lat: number; lon: number; heading: number; speed: number; mode: string; line: string; to: string; delay: number };
 
@@ -30,7 +37,12 @@ export class SyntheticFleet {
   private readonly next: () => number;
   private seq = 0;
 
-  constructor(size: number, private readonly ticksPerSecond: number, seed = 2026) {
+  constructor(
+    size: number,
+    private readonly ticksPerSecond: number,
+    private readonly wire: Wire,
+    seed = 2026,
+  ) {
     this.next = random(seed);
     for (let i = 0; i < size; i++) {
       let pick = this.next();
@@ -51,12 +63,14 @@ export class SyntheticFleet {
   }
 
   /** Every vehicle, where it is now. */
-  snapshot(nowMs: number): string {
-    return JSON.stringify({ type: 'snapshot', seq: ++this.seq, vehicles: this.vehicles.map((v) => marker(v, nowMs)) });
+  snapshot(nowMs: number): string | Buffer {
+    const seq = ++this.seq;
+    const vehicles = this.vehicles.map((v) => marker(v, nowMs));
+    return this.wire === 'binary' ? encodeSnapshot(seq, vehicles) : JSON.stringify({ type: 'snapshot', seq, vehicles });
   }
 
   /** The next tick: the vehicles whose turn it is move one second on and report. */
-  delta(nowMs: number): string {
+  delta(nowMs: number): string | Buffer {
     const seq = ++this.seq;
     const turn = seq % this.ticksPerSecond;
     const upserts = [];
@@ -65,7 +79,7 @@ export class SyntheticFleet {
       this.advance(v);
       upserts.push(marker(v, nowMs));
     }
-    return JSON.stringify({ type: 'delta', seq, upserts, removed: [] });
+    return this.wire === 'binary' ? encodeDelta(seq, upserts) : JSON.stringify({ type: 'delta', seq, upserts, removed: [] });
   }
 
   /** One second of driving: a gentle turn, and back into the box at its edges. */
@@ -80,6 +94,6 @@ export class SyntheticFleet {
   }
 }
 
-function marker(v: Vehicle, nowMs: number) {
+function marker(v: Vehicle, nowMs: number): WireMarker {
   return { id: v.id, lat: v.lat, lon: v.lon, mode: v.mode, line: v.line, to: v.to, hdg: Math.round(v.heading), dl: v.delay, ts: nowMs };
 }

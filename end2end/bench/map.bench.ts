@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { root, startProcess, type Running } from '../server';
-import { SyntheticFleet } from './feed';
+import { SyntheticFleet, type Wire } from './feed';
 
 // The smoke pass (`BENCH_SMOKE=1`, run by scripts/test.sh) only proves the benchmark still
 // works: a small fleet, one pair, one scenario, a few deltas. Its figures mean nothing.
@@ -34,10 +34,16 @@ const DELTAS = Number(process.env.BENCH_DELTAS ?? (SMOKE ? 4 : 32));
 const TICK_MS = 250;
 const WARM_UP_DELTAS = 8;
 
-type Build = { name: string; binary: string; site: string };
+type Build = { name: string; binary: string; site: string; wire: Wire };
 const builds: Build[] = [
-  { name: 'baseline', binary: need('BENCH_BASE_BIN'), site: need('BENCH_BASE_SITE') },
-  { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE') },
+  {
+    name: 'baseline',
+    binary: need('BENCH_BASE_BIN'),
+    site: need('BENCH_BASE_SITE'),
+    // Builds before the binary frames read JSON; scripts/bench-browser.sh says which.
+    wire: process.env.BENCH_BASE_WIRE === 'json' ? 'json' : 'binary',
+  },
+  { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE'), wire: 'binary' },
 ];
 
 /** Where the map looks: the start view, the whole region (every vehicle in view), streets. */
@@ -102,7 +108,7 @@ for (const scenario of SMOKE ? SCENARIOS.slice(0, 1) : SCENARIOS) {
 async function measure(browser: Browser, build: Build, view?: [number, number, number]): Promise<Run> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
-  const feed = feedPage(page);
+  const feed = feedPage(page, build.wire);
   // Tiles load (blank), as they would for a rider online: no offline sketch, no errors.
   await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
   await page.addInitScript(markSocketMessages);
@@ -249,8 +255,8 @@ function percentile(values: number[], q: number): number {
 }
 
 /** Answers the page's `/ws` with the synthetic fleet: a snapshot, then a delta per tick. */
-function feedPage(page: Page) {
-  const fleet = new SyntheticFleet(VEHICLES, 1000 / TICK_MS);
+function feedPage(page: Page, wire: Wire) {
+  const fleet = new SyntheticFleet(VEHICLES, 1000 / TICK_MS, wire);
   let sent = 0;
   let timer: NodeJS.Timeout | undefined;
   const waiters: { at: number; done: () => void }[] = [];

@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as path from 'node:path';
+import { readHeader } from '../wire';
 import { clickVehicle, drawn, fleet, isolatedVehicle, openMap, paintedAt, vehicles } from './vehicles';
 
 const artifacts = path.join(__dirname, '..', 'artifacts');
@@ -178,10 +179,12 @@ test('the legend explains the shapes, and the delay switch colours vehicles by p
 test('the status says how many updates arrive per second and where they come from', async ({ page }) => {
   // Count the position updates the page receives, independently of the page.
   const arrivals: [number, number][] = [];
+  const texts: string[] = [];
   page.on('websocket', (socket) =>
     socket.on('framereceived', ({ payload }) => {
-      const frame = JSON.parse(String(payload));
-      if (frame.type === 'delta') arrivals.push([Date.now(), frame.upserts.length]);
+      if (typeof payload === 'string') return void texts.push(payload);
+      const frame = readHeader(payload);
+      if (frame.kind === 'delta') arrivals.push([Date.now(), frame.vehicles]);
     }),
   );
   await openMap(page);
@@ -193,6 +196,7 @@ test('the status says how many updates arrive per second and where they come fro
   const counted = arrivals.filter(([t]) => now - t < 5_000).reduce((sum, [, n]) => sum + n, 0) / 5;
   expect(counted).toBeGreaterThan(0);
   expect(Math.abs(shown - counted) / counted).toBeLessThan(0.3);
+  expect(texts, '/ws frames are binary').toEqual([]);
 });
 
 test('without map tiles, the network is sketched under the vehicles', async ({ page }) => {

@@ -1,9 +1,11 @@
 //! The fan-out from the latest-positions table to every `/ws` client.
 //!
-//! Once per tick the hub drains the table's changes, serializes them into ONE delta frame
+//! Once per tick the hub drains the table's changes, encodes them into ONE delta frame
 //! and broadcasts that frame's shared bytes; every client sends the same bytes. A new or
-//! lagging client gets a snapshot frame, serialized at most once per sequence number and
-//! shared too. Whatever the number of clients, the hub does one serialization per tick.
+//! lagging client gets a snapshot frame, encoded at most once per sequence number and
+//! shared too. Whatever the number of clients, the hub encodes once per tick: the compact
+//! binary form `/ws` sends (`app::wire`), and the JSON form `/api/stream` sends only when
+//! a stream client first asks for it.
 //!
 //! Memory is bounded by construction: the broadcast channel keeps at most
 //! [`BROADCAST_CAPACITY`] frames, and a client that falls further behind gets a fresh
@@ -11,10 +13,12 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use app::model::{FeedState, ServerFrame};
+use app::wire;
+use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -28,14 +32,47 @@ use crate::readiness::Readiness;
 /// costs one snapshot rather than an unbounded queue.
 pub const BROADCAST_CAPACITY: usize = 16;
 
-/// One serialized frame. Cloning shares the bytes.
+/// One frame, encoded once per form that is asked for. Cloning shares it.
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub kind: FrameKind,
     /// The table sequence number the frame brings a client to.
     pub seq: u64,
-    /// The frame's JSON text, as sent on the socket.
-    pub text: Utf8Bytes,
+    body: Arc<Body>,
+}
+
+#[derive(Debug)]
+struct Body {
+    /// The `/ws` encoding, made with the frame: browsers are nearly always connected.
+    binary: Bytes,
+    /// The frame itself, kept for its JSON form.
+    frame: ServerFrame,
+    /// `/api/stream`'s JSON text, serialized by the first stream client to need it.
+    json: OnceLock<Utf8Bytes>,
+}
+
+impl Frame {
+    fn new(kind: FrameKind, seq: u64, binary: Vec<u8>, frame: ServerFrame) -> Self {
+        let body = Body { binary: Bytes::from(binary), frame, json: OnceLock::new() };
+        Self { kind, seq, body: Arc::new(body) }
+    }
+
+    /// The compact binary form (`app::wire`), as `/ws` sends it.
+    pub fn binary(&self) -> Bytes {
+        self.body.binary.clone()
+    }
+
+    /// The JSON form (`ServerFrame`), as `/api/stream` sends it.
+    pub fn json(&self) -> Utf8Bytes {
+        self.body
+            .json
+            .get_or_init(|| {
+                // Serializing our own types into a String cannot fail: no maps with
+                // non-string keys, no floats JSON cannot hold (the parser admits none).
+                Utf8Bytes::from(serde_json::to_string(&self.body.frame).unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 /// What a frame is, for the client loop: deltas a snapshot already covers are skipped;
@@ -54,9 +91,9 @@ pub struct Hub {
     stats: Arc<Stats>,
     deltas: broadcast::Sender<Frame>,
     /// The last snapshot built, reused while the table's sequence number has not moved.
-    /// A std mutex held across the (synchronous) serialization on purpose: when hundreds
-    /// of browsers reconnect at once after a restart, one builds the snapshot and the
-    /// others wait a few milliseconds and reuse it, instead of all serializing it.
+    /// A std mutex held across the (synchronous) encoding on purpose: when hundreds of
+    /// browsers reconnect at once after a restart, one builds the snapshot and the others
+    /// wait a few milliseconds and reuse it, instead of all encoding it.
     snapshot: Mutex<Option<Frame>>,
     /// Whether the data source is delivering, and what clients were last told about it.
     readiness: Readiness,
@@ -107,7 +144,9 @@ impl Hub {
             return frame.clone();
         }
         let (seq, vehicles) = self.positions.snapshot();
-        let frame = serialize(FrameKind::Snapshot, seq, &ServerFrame::Snapshot { seq, vehicles });
+        let binary = wire::snapshot(seq, vehicles.iter());
+        let frame =
+            Frame::new(FrameKind::Snapshot, seq, binary, ServerFrame::Snapshot { seq, vehicles });
         self.stats.snapshots_built.inc();
         *cached = Some(frame.clone());
         frame
@@ -127,16 +166,16 @@ impl Hub {
         let Some(changes) = changes else { return };
         self.stats.vehicles_expired.add(changes.removed.len() as u64);
         // Nobody listening: the drain still had to happen (it expires vehicles and keeps
-        // the change set from growing), but there is no one to serialize for.
+        // the change set from growing), but there is no one to encode for.
         if self.deltas.receiver_count() == 0 {
             return;
         }
-        let seq = changes.seq;
-        let frame = serialize(
-            FrameKind::Delta,
-            seq,
-            &ServerFrame::Delta { seq, upserts: changes.upserts, removed: changes.removed },
-        );
+        let (seq, removed) = (changes.seq, changes.removed);
+        let upserts = changes.upserts.iter().map(|c| (&c.marker, c.described));
+        let binary = wire::delta(seq, upserts, &removed);
+        let upserts = changes.upserts.into_iter().map(|c| c.marker).collect();
+        let frame =
+            Frame::new(FrameKind::Delta, seq, binary, ServerFrame::Delta { seq, upserts, removed });
         self.stats.frames_published.inc();
         // An error only means every receiver went away since the check above.
         let _ = self.deltas.send(frame);
@@ -197,14 +236,7 @@ impl Subscription {
 }
 
 fn status_frame(feed: FeedState) -> Frame {
-    serialize(FrameKind::Status, 0, &ServerFrame::Status { feed })
-}
-
-fn serialize(kind: FrameKind, seq: u64, frame: &ServerFrame) -> Frame {
-    // Serializing our own types into a String cannot fail: no maps with non-string keys,
-    // no floats that JSON cannot hold (NaN and infinities never pass the parser).
-    let text = serde_json::to_string(frame).unwrap_or_default();
-    Frame { kind, seq, text: Utf8Bytes::from(text) }
+    Frame::new(FrameKind::Status, 0, wire::status(feed), ServerFrame::Status { feed })
 }
 
 #[cfg(test)]
@@ -242,7 +274,7 @@ mod tests {
     }
 
     fn parse(frame: &Frame) -> ServerFrame {
-        serde_json::from_str(frame.text.as_str()).expect("frames are valid JSON")
+        serde_json::from_str(frame.json().as_str()).expect("frames are valid JSON")
     }
 
     #[test]
@@ -255,7 +287,8 @@ mod tests {
 
         let a = first.try_recv().expect("a frame");
         let b = second.try_recv().expect("a frame");
-        assert_eq!(a.text.as_str().as_ptr(), b.text.as_str().as_ptr(), "shared, not copied");
+        assert_eq!(a.binary().as_ptr(), b.binary().as_ptr(), "shared, not copied");
+        assert_eq!(a.json().as_str().as_ptr(), b.json().as_str().as_ptr(), "JSON once, too");
         assert_eq!(stats.frames_published.get(), 1);
         match parse(&a) {
             ServerFrame::Delta { seq, upserts, removed } => {
@@ -268,13 +301,127 @@ mod tests {
     }
 
     #[test]
+    fn the_binary_delta_says_what_a_vehicle_is_only_when_that_is_news() {
+        let (hub, positions, _) = hub();
+        let (_, mut rx) = hub.subscribe();
+        let abouts = |rx: &mut broadcast::Receiver<Frame>| {
+            let frame = rx.try_recv().expect("a frame");
+            match wire::decode(&frame.binary()).expect("decodes") {
+                wire::WireFrame::Delta { upserts, .. } => {
+                    upserts.into_iter().map(|u| u.about.is_some()).collect::<Vec<_>>()
+                }
+                other => panic!("expected a delta, got {other:?}"),
+            }
+        };
+        positions.upsert(position(1, 1_000), Instant::now());
+        hub.tick(Instant::now());
+        assert_eq!(abouts(&mut rx), vec![true], "new");
+        positions.upsert(position(1, 2_000), Instant::now());
+        hub.tick(Instant::now());
+        assert_eq!(abouts(&mut rx), vec![false], "only moved");
+        let mut renamed = position(1, 3_000);
+        renamed.line = Some("9".into());
+        positions.upsert(renamed, Instant::now());
+        hub.tick(Instant::now());
+        assert_eq!(abouts(&mut rx), vec![true], "line changed");
+    }
+
+    /// Every client, whenever it joins, ends with the table's markers: the rule that a
+    /// delta leaves out what clients already know holds for snapshots taken between ticks.
+    #[test]
+    fn clients_joining_at_any_moment_end_with_the_tables_markers() {
+        let (hub, positions, _) = hub();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut clients = Vec::new();
+        for step in 0..400_i64 {
+            let mut p = position((next() % 12) as u32, 1_000 + step);
+            p.line = Some(["1", "2"][(next() % 2) as usize].into());
+            p.headsign = (next() % 3 == 0).then(|| "Kamppi".into());
+            positions.upsert(p, Instant::now());
+            match next() % 4 {
+                0 => hub.tick(Instant::now()),
+                1 => clients.push(Mirror::join(&hub)),
+                _ => {}
+            }
+            clients.iter_mut().for_each(Mirror::catch_up);
+        }
+        hub.tick(Instant::now());
+        clients.push(Mirror::join(&hub));
+        let mut expected = positions.snapshot().1;
+        expected.sort_by_key(|m| m.id);
+        // The wire keeps coordinates to 1e-7 degrees.
+        for marker in &mut expected {
+            marker.lat = (marker.lat * 1e7).round() / 1e7;
+            marker.lon = (marker.lon * 1e7).round() / 1e7;
+        }
+        assert!(clients.len() > 50, "{} clients", clients.len());
+        for mut client in clients {
+            client.catch_up();
+            let mut markers: Vec<_> = client.markers.into_values().collect();
+            markers.sort_by_key(|m| m.id);
+            assert_eq!(markers, expected);
+        }
+    }
+
+    /// A client as the browser is one: a snapshot, then deltas by their binary form.
+    struct Mirror {
+        markers: std::collections::HashMap<VehicleId, app::model::Marker>,
+        seq: u64,
+        rx: broadcast::Receiver<Frame>,
+    }
+
+    impl Mirror {
+        fn join(hub: &Hub) -> Self {
+            let (snapshot, rx) = hub.subscribe();
+            let mut client = Self { markers: Default::default(), seq: snapshot.seq, rx };
+            client.apply(&snapshot);
+            client
+        }
+
+        fn catch_up(&mut self) {
+            while let Ok(frame) = self.rx.try_recv() {
+                if frame.kind == FrameKind::Delta && frame.seq > self.seq {
+                    self.seq = frame.seq;
+                    self.apply(&frame);
+                }
+            }
+        }
+
+        fn apply(&mut self, frame: &Frame) {
+            let (updates, removed) = match wire::decode(&frame.binary()).expect("decodes") {
+                wire::WireFrame::Snapshot { vehicles, .. } => (vehicles, Vec::new()),
+                wire::WireFrame::Delta { upserts, removed, .. } => (upserts, removed),
+                wire::WireFrame::Status { .. } => return,
+            };
+            for update in updates {
+                match self.markers.get_mut(&update.id) {
+                    Some(marker) => update.apply_to(marker),
+                    None => {
+                        let marker = update.into_marker().expect("a new vehicle is described");
+                        self.markers.insert(marker.id, marker);
+                    }
+                }
+            }
+            for id in removed {
+                self.markers.remove(&id);
+            }
+        }
+    }
+
+    #[test]
     fn a_snapshot_is_built_once_per_sequence_number() {
         let (hub, positions, stats) = hub();
         positions.upsert(position(1, 1_000), Instant::now());
         let (first, _rx1) = hub.subscribe();
         let (second, _rx2) = hub.subscribe();
         assert_eq!(stats.snapshots_built.get(), 1);
-        assert_eq!(first.text, second.text);
+        assert_eq!(first.binary().as_ptr(), second.binary().as_ptr());
 
         hub.tick(Instant::now());
         let (third, _rx3) = hub.subscribe();

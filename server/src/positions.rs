@@ -32,8 +32,17 @@ pub enum Upsert {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Changes {
     pub seq: u64,
-    pub upserts: Vec<Marker>,
+    pub upserts: Vec<Changed>,
     pub removed: Vec<VehicleId>,
+}
+
+/// One vehicle in a change set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub marker: Marker,
+    /// Whether what the vehicle is (mode, line, destination) was set or changed since the
+    /// previous drain: `wire` sends that part only then.
+    pub described: bool,
 }
 
 /// Every vehicle's latest position.
@@ -53,6 +62,10 @@ struct Table {
     vehicles: HashMap<VehicleId, Entry>,
     /// Vehicles whose marker changed since the last drain.
     dirty: HashSet<VehicleId>,
+    /// Of those, the ones that are new or whose mode, line or destination changed, at any
+    /// time since the last drain (even if changed back): a snapshot taken in between may
+    /// hold any of those values, so the next delta must say what the vehicle is now.
+    described: HashSet<VehicleId>,
     /// Vehicles dropped by [`LatestPositions::replace_all`] since the last drain.
     dropped: Vec<VehicleId>,
     /// Number of the last drain: a snapshot taken now reflects at least this state.
@@ -70,11 +83,12 @@ struct Entry {
 impl Table {
     fn upsert(&mut self, position: VehiclePosition, now: Instant) -> Upsert {
         let id = position.id;
-        let Table { vehicles, dirty, .. } = self;
+        let Table { vehicles, dirty, described, .. } = self;
         match vehicles.get_mut(&id) {
             None => {
                 vehicles.insert(id, Entry { position, heard_at: now });
                 dirty.insert(id);
+                described.insert(id);
                 Upsert::Inserted
             }
             Some(entry) => {
@@ -87,6 +101,9 @@ impl Table {
                     return Upsert::Duplicate;
                 }
                 let marker_changed = !same_marker(&entry.position, &position);
+                if !same_about(&entry.position, &position) {
+                    described.insert(id);
+                }
                 entry.position = position;
                 if marker_changed {
                     dirty.insert(id);
@@ -120,12 +137,13 @@ impl LatestPositions {
     pub fn replace_all(&self, positions: Vec<VehiclePosition>, now: Instant) {
         let mut table = self.lock();
         let keep: HashSet<VehicleId> = positions.iter().map(|p| p.id).collect();
-        let Table { vehicles, dirty, dropped, .. } = &mut *table;
+        let Table { vehicles, dirty, described, dropped, .. } = &mut *table;
         vehicles.retain(|id, _| {
             let stays = keep.contains(id);
             if !stays {
                 dropped.push(*id);
                 dirty.remove(id);
+                described.remove(id);
             }
             stays
         });
@@ -174,7 +192,7 @@ impl LatestPositions {
     /// previous drain, or `None` when nothing did (the sequence then stays put).
     pub fn drain_changes(&self, now: Instant) -> Option<Changes> {
         let mut table = self.lock();
-        let Table { vehicles, dirty, dropped, seq } = &mut *table;
+        let Table { vehicles, dirty, described, dropped, seq } = &mut *table;
         let ttl = self.ttl;
         // A vehicle dropped by a snapshot may be back already: then it is an upsert only.
         let mut removed: Vec<VehicleId> =
@@ -184,6 +202,7 @@ impl LatestPositions {
             if !alive {
                 removed.push(*id);
                 dirty.remove(id);
+                described.remove(id);
             }
             alive
         });
@@ -192,8 +211,14 @@ impl LatestPositions {
         }
         let upserts = dirty
             .drain()
-            .filter_map(|id| vehicles.get(&id).map(|entry| entry.position.marker()))
+            .filter_map(|id| {
+                let marker = vehicles.get(&id)?.position.marker();
+                Some(Changed { marker, described: described.remove(&id) })
+            })
             .collect();
+        // A change of text alone also dirties the marker, so nothing is left here; clearing
+        // is for certainty, not for a known case.
+        described.clear();
         *seq += 1;
         Some(Changes { seq: *seq, upserts, removed })
     }
@@ -202,11 +227,12 @@ impl LatestPositions {
 /// Whether two positions draw the same marker. Compares in place rather than building two
 /// `Marker`s: this runs for every message.
 fn same_marker(a: &VehiclePosition, b: &VehiclePosition) -> bool {
-    a.lat == b.lat
-        && a.lon == b.lon
-        && a.heading == b.heading
-        && a.line == b.line
-        && a.mode == b.mode
+    a.lat == b.lat && a.lon == b.lon && a.heading == b.heading && same_about(a, b)
+}
+
+/// Whether two positions say the same about what the vehicle is.
+fn same_about(a: &VehiclePosition, b: &VehiclePosition) -> bool {
+    a.mode == b.mode && a.line == b.line && a.headsign == b.headsign
 }
 
 #[cfg(test)]
@@ -281,13 +307,45 @@ mod tests {
         let changes = table.drain_changes(now).expect("changes");
         assert_eq!(changes.seq, 1);
         let mut upserts: Vec<(u32, f64)> =
-            changes.upserts.iter().map(|m| (m.id.number(), m.lat)).collect();
+            changes.upserts.iter().map(|c| (c.marker.id.number(), c.marker.lat)).collect();
         upserts.sort_by_key(|(number, _)| *number);
         assert_eq!(upserts, vec![(1, 60.2), (2, 60.3)]);
         assert!(changes.removed.is_empty());
 
         assert_eq!(table.drain_changes(now), None, "nothing changed since");
         assert_eq!(table.seq(), 1);
+    }
+
+    /// Which vehicles of the next drain are described, by number.
+    fn described(table: &LatestPositions, now: Instant) -> Vec<(u32, bool)> {
+        let changes = table.drain_changes(now).expect("changes");
+        let mut out: Vec<_> =
+            changes.upserts.iter().map(|c| (c.marker.id.number(), c.described)).collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn a_vehicle_is_described_when_new_and_when_its_line_or_destination_changes() {
+        let table = LatestPositions::new(TTL);
+        let now = Instant::now();
+        table.upsert(position(1, 1_000, 60.1), now);
+        table.upsert(position(2, 1_000, 60.1), now);
+        assert_eq!(described(&table, now), vec![(1, true), (2, true)]);
+
+        table.upsert(position(1, 2_000, 60.2), now);
+        let mut turned = position(2, 2_000, 60.1);
+        turned.headsign = Some("Kamppi".into());
+        table.upsert(turned, now);
+        assert_eq!(described(&table, now), vec![(1, false), (2, true)]);
+
+        // Changed and changed back between two drains: a snapshot taken in between saw the
+        // other line, so the delta still says which line it is.
+        let mut other = position(1, 3_000, 60.3);
+        other.line = Some("551".into());
+        table.upsert(other, now);
+        table.upsert(position(1, 4_000, 60.4), now);
+        assert_eq!(described(&table, now), vec![(1, true)]);
     }
 
     #[test]
@@ -336,7 +394,7 @@ mod tests {
         table.replace_all(vec![position(1, 4_000, 60.9), position(3, 1_000, 60.3)], now);
         let changes = table.drain_changes(now).expect("changes");
         assert_eq!(changes.removed, vec![VehicleId::new(22, 2).expect("fits")]);
-        let upserted: Vec<u32> = changes.upserts.iter().map(|m| m.id.number()).collect();
+        let upserted: Vec<u32> = changes.upserts.iter().map(|c| c.marker.id.number()).collect();
         assert_eq!(upserted, vec![3]);
         assert_eq!(table.get(VehicleId::new(22, 1).expect("fits")).expect("kept").lat, 60.1);
     }

@@ -254,7 +254,7 @@ impl Feed {
         }
         let frame = self.frames.next().await?;
         self.newline_due = true;
-        Some(frame.text.into())
+        Some(frame.json().into())
     }
 }
 

@@ -101,7 +101,7 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
                 return End::Shutdown;
             }
             frame = frames.next() => match frame {
-                Some(frame) => Message::Text(frame.text),
+                Some(frame) => Message::Binary(frame.binary()),
                 // The hub is gone: the server is stopping.
                 None => return End::Shutdown,
             },

@@ -10,7 +10,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::ConnectionStatus;
-use crate::model::{FeedState, ServerFrame};
+use crate::model::FeedState;
+use crate::wire::{self, WireFrame};
 
 /// First retry delay; doubled after each failed attempt up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -19,7 +20,7 @@ const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
 /// Subscribes for the life of the page, calling `on_frame` for each frame received.
-pub fn subscribe(status: RwSignal<ConnectionStatus>, on_frame: impl Fn(ServerFrame) + 'static) {
+pub fn subscribe(status: RwSignal<ConnectionStatus>, on_frame: impl Fn(WireFrame) + 'static) {
     spawn_local(async move {
         let mut backoff = MIN_BACKOFF;
         loop {
@@ -41,23 +42,23 @@ pub fn subscribe(status: RwSignal<ConnectionStatus>, on_frame: impl Fn(ServerFra
 /// Reads one connection to its end. Returns whether it delivered at least a snapshot.
 async fn read_until_closed(
     status: RwSignal<ConnectionStatus>,
-    on_frame: &impl Fn(ServerFrame),
+    on_frame: &impl Fn(WireFrame),
 ) -> bool {
     let Some(url) = ws_url() else { return false };
     let Ok(socket) = WebSocket::open(&url) else { return false };
     let (_sink, mut stream) = socket.split();
     let mut healthy = false;
     while let Some(message) = stream.next().await {
-        let text = match message {
-            Ok(Message::Text(text)) => text,
-            Ok(Message::Bytes(_)) => {
-                leptos::logging::warn!("Ignoring a binary frame: the server sends JSON text.");
+        let bytes = match message {
+            Ok(Message::Bytes(bytes)) => bytes,
+            Ok(Message::Text(_)) => {
+                leptos::logging::warn!("Ignoring a text frame: the server sends binary frames.");
                 continue;
             }
             Err(_) => break,
         };
-        match serde_json::from_str::<ServerFrame>(&text) {
-            Ok(ServerFrame::Status { feed }) => status.set(match feed {
+        match wire::decode(&bytes) {
+            Ok(WireFrame::Status { feed }) => status.set(match feed {
                 FeedState::Live => ConnectionStatus::Live,
                 FeedState::Stalled => ConnectionStatus::Stalled,
             }),

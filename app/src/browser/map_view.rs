@@ -19,7 +19,8 @@ use web_sys::HtmlElement;
 use super::vehicle_canvas::{Look, VehicleCanvas, View};
 use crate::components::{MapState, Nearby};
 use crate::fleet::{self, Fleet, GLIDE_MS, Placed};
-use crate::model::{NetworkLine, ServerFrame, VehicleId};
+use crate::model::{NetworkLine, VehicleId};
+use crate::wire::WireFrame;
 
 /// Central Helsinki, and a zoom that shows the inner city and the metro line.
 const HELSINKI: (f64, f64) = (60.1699, 24.9384);
@@ -151,14 +152,17 @@ impl MapView {
     }
 
     /// Applies one frame; the vehicles it moves glide from where they are drawn.
-    pub fn apply(&mut self, frame: ServerFrame) {
+    pub fn apply(&mut self, frame: WireFrame) {
         let now = animation_clock();
-        if let ServerFrame::Delta { upserts, .. } = &frame {
+        if let WireFrame::Delta { upserts, .. } = &frame {
             self.rate.add(now, upserts.len());
             self.state.updates_per_s.set(self.rate.per_second(now).round() as u32);
         }
-        let snapshot = matches!(frame, ServerFrame::Snapshot { .. });
-        self.fleet.apply(frame, now);
+        let snapshot = matches!(frame, WireFrame::Snapshot { .. });
+        let unknown = self.fleet.apply(frame, now);
+        if unknown > 0 {
+            leptos::logging::warn!("Skipped {unknown} updates for vehicles never described.");
+        }
         self.glide_until = now + GLIDE_MS;
         self.applied = true;
         if snapshot || now - self.lines_checked > LINES_EVERY_MS {

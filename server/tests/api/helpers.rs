@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use app::model::{ServerFrame, VehicleId};
+use std::collections::HashMap;
+
+use app::model::{Marker, ServerFrame, VehicleId};
+use app::wire::{self, WireFrame};
 use futures::{SinkExt, StreamExt};
 use server::config::{Config, SourceKind};
 use server::ingest::Ingest;
@@ -69,10 +72,16 @@ impl TestApp {
         assert!(self.publish(&topic, payload.as_bytes()), "test message is valid");
     }
 
+    /// Hands one already typed position to the server, as the ksqlDB bridge does: for
+    /// tests that need more positions than parsing could produce in time.
+    pub fn upsert(&self, position: app::model::VehiclePosition) {
+        self.ingest.position(position, std::time::Instant::now());
+    }
+
     pub async fn connect(&self) -> WsClient {
         let (stream, _) =
             tokio_tungstenite::connect_async(self.ws_url.as_str()).await.expect("/ws accepts");
-        WsClient { stream }
+        WsClient { stream, known: HashMap::new() }
     }
 
     /// Calls the `vehicle_position` server function as the browser does: a form-encoded
@@ -114,6 +123,21 @@ impl TestApp {
     /// A client past its initial snapshot, for tests about what follows it.
     pub async fn connect_past_snapshot(&self) -> WsClient {
         let mut client = self.connect().await;
+        client.next_frame().await;
+        client
+    }
+
+    /// A client whose socket takes in at most a few KiB unread, so that a test can make
+    /// the server's sends to it wait without first filling megabytes of kernel buffers.
+    pub async fn connect_with_small_window(&self) -> WsClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_recv_buffer_size(4 * 1024).expect("a small receive buffer");
+        let addr = self.ws_url.trim_start_matches("ws://").trim_end_matches("/ws");
+        let tcp = socket.connect(addr.parse().expect("an address")).await.expect("connects");
+        let tcp = MaybeTlsStream::Plain(tcp);
+        let (stream, _) =
+            tokio_tungstenite::client_async(self.ws_url.as_str(), tcp).await.expect("/ws accepts");
+        let mut client = WsClient { stream, known: HashMap::new() };
         client.next_frame().await;
         client
     }
@@ -168,10 +192,15 @@ pub fn vp_message(number: u32, tst: &str, lat: f64, lon: f64) -> (String, String
 
 pub struct WsClient {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Every vehicle as this client knows it, as a browser keeps it: deltas say what a
+    /// vehicle is only when that is news (`app::wire`).
+    known: HashMap<VehicleId, Marker>,
 }
 
 impl WsClient {
-    /// The next data frame, parsed. Control frames are skipped.
+    /// The next data frame, decoded and completed from what the client knows into the
+    /// `ServerFrame` it stands for. Control frames are skipped. Fails the test when a
+    /// frame moves a vehicle the client was never told about.
     pub async fn next_frame(&mut self) -> ServerFrame {
         loop {
             let message = tokio::time::timeout(WAIT, self.stream.next())
@@ -180,14 +209,46 @@ impl WsClient {
                 .expect("the socket is open")
                 .expect("a valid WebSocket message");
             match message {
-                Message::Text(text) => {
-                    return serde_json::from_str(text.as_str())
-                        .expect("frames are ServerFrame JSON");
+                Message::Binary(bytes) => {
+                    return self.complete(wire::decode(&bytes).expect("frames decode"));
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected message {other:?}"),
             }
         }
+    }
+
+    fn complete(&mut self, frame: WireFrame) -> ServerFrame {
+        match frame {
+            WireFrame::Snapshot { seq, vehicles } => {
+                self.known.clear();
+                ServerFrame::Snapshot { seq, vehicles: self.learn(vehicles) }
+            }
+            WireFrame::Delta { seq, upserts, removed } => {
+                let upserts = self.learn(upserts);
+                for id in &removed {
+                    self.known.remove(id);
+                }
+                ServerFrame::Delta { seq, upserts, removed }
+            }
+            WireFrame::Status { feed } => ServerFrame::Status { feed },
+        }
+    }
+
+    fn learn(&mut self, updates: Vec<wire::Update>) -> Vec<Marker> {
+        let mut markers = Vec::with_capacity(updates.len());
+        for update in updates {
+            let marker = match self.known.remove(&update.id) {
+                Some(mut marker) => {
+                    update.apply_to(&mut marker);
+                    marker
+                }
+                None => update.into_marker().expect("a vehicle new to the client is described"),
+            };
+            self.known.insert(marker.id, marker.clone());
+            markers.push(marker);
+        }
+        markers
     }
 
     /// Reads frames until one satisfies `found`, returning it.

@@ -15,7 +15,7 @@ async fn shutdown_closes_every_websocket_with_going_away_and_the_server_returns(
         let close = loop {
             match client.next_raw().await {
                 Some(Ok(Message::Close(frame))) => break frame,
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_))) => continue,
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => continue,
                 other => panic!("expected a close frame, got {other:?}"),
             }
         };
