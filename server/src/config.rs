@@ -70,6 +70,12 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_TICK_MS", default_value_t = defaults::TICK_MS)]
     pub tick_ms: u64,
 
+    /// Milliseconds a client has to send a request's headers (counted from when the
+    /// server starts waiting for them, so also how long a connection may sit silent or
+    /// idle), and a request has to be answered, body received included: 408 after that.
+    #[arg(long, env = "TRANSIT_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
+
     /// Most browsers connected to `/ws` at once; more are refused with 503.
     #[arg(long, env = "TRANSIT_MAX_WS_CLIENTS", default_value_t = defaults::MAX_WS_CLIENTS)]
     pub max_ws_clients: u32,
@@ -200,6 +206,9 @@ mod defaults {
     pub const SIM_SEED: u64 = 2026;
     pub const VEHICLE_TTL_SECS: u64 = 180;
     pub const TICK_MS: u64 = 250;
+    /// Long enough for any real client on a slow mobile link; short enough that thousands
+    /// of stalled connections cannot pile up.
+    pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     pub const MAX_WS_CLIENTS: u32 = 10_000;
 }
 
@@ -228,6 +237,8 @@ pub enum ConfigError {
     Ttl(u64),
     #[error("--tick-ms must be between 50 and 5000, not {0}")]
     Tick(u64),
+    #[error("--request-timeout-ms must be between 100 and 600000, not {0}")]
+    RequestTimeout(u64),
     #[error("--max-ws-clients must be at least 1")]
     MaxClients,
     #[error("--tile-url must be empty or an http(s) URL template, not `{0}`")]
@@ -263,6 +274,9 @@ impl Config {
         if !(50..=5_000).contains(&self.tick_ms) {
             return Err(ConfigError::Tick(self.tick_ms));
         }
+        if !(100..=600_000).contains(&self.request_timeout_ms) {
+            return Err(ConfigError::RequestTimeout(self.request_timeout_ms));
+        }
         if self.max_ws_clients == 0 {
             return Err(ConfigError::MaxClients);
         }
@@ -288,6 +302,10 @@ impl Config {
         Duration::from_millis(self.tick_ms)
     }
 
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
     /// The defaults, listening on a free loopback port, built directly: the environment of
     /// the test process never leaks in. Tests adjust fields from here.
     pub fn for_tests() -> Self {
@@ -305,6 +323,7 @@ impl Config {
             sim_seed: defaults::SIM_SEED,
             vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,
             tick_ms: defaults::TICK_MS,
+            request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
             max_ws_clients: defaults::MAX_WS_CLIENTS,
             ksqldb_url: None,
             ksqldb_apply_statements: false,
@@ -347,6 +366,10 @@ mod tests {
         let mut config = Config::for_tests();
         config.tick_ms = 0;
         assert!(matches!(config.validate(), Err(ConfigError::Tick(0))));
+
+        let mut config = Config::for_tests();
+        config.request_timeout_ms = 0;
+        assert!(matches!(config.validate(), Err(ConfigError::RequestTimeout(0))));
 
         let mut config = Config::for_tests();
         config.sim_vehicles = 0;

@@ -8,6 +8,7 @@
 //! * [`publish`]: `transit-stream publish`, HFP messages to any MQTT broker.
 //! * `kafka_ingest` (feature `kafka`): `transit-stream ingest`, MQTT to a Kafka topic.
 //! * [`startup`]: [`startup::Application`]: build, bind, run, shut down.
+//! * [`serve`]: the HTTP listener: header deadline, shutdown grace.
 //! * [`hfp`]: HFP v2 topic and payload parsing.
 //! * [`source`]: where embedded mode's messages come from (live MQTT, simulator, replay).
 //! * [`recording`]: the record/replay file format.
@@ -46,6 +47,7 @@ pub mod readiness;
 pub mod recording;
 pub mod redis_store;
 pub mod rest_api;
+pub mod serve;
 pub mod shutdown;
 pub mod source;
 pub mod startup;

@@ -85,6 +85,12 @@ pub struct Stats {
     pub resyncs: Counter,
     /// Clients dropped because a send did not complete in time.
     pub ws_slow_dropped: Counter,
+    /// HTTP connections closed for not sending a request's headers in time (half-sent
+    /// requests, silent or idle connections).
+    pub http_header_timeouts: Counter,
+    /// Failures to accept a connection that were not the connection's own (such as running
+    /// out of file descriptors).
+    pub http_accept_errors: Counter,
     /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
     pub ws_client_messages_ignored: Counter,
     /// ksqlDB mode: rows that did not map to a position (counted, skipped).
@@ -207,6 +213,16 @@ impl Stats {
             "transit_ws_slow_dropped_total",
             "WebSocket clients dropped for not reading.",
             self.ws_slow_dropped.get(),
+        );
+        counter(
+            "transit_http_header_timeouts_total",
+            "HTTP connections closed for not sending request headers in time.",
+            self.http_header_timeouts.get(),
+        );
+        counter(
+            "transit_http_accept_errors_total",
+            "Failures to accept HTTP connections (other than the peer's own).",
+            self.http_accept_errors.get(),
         );
         counter(
             "transit_ws_client_messages_ignored_total",

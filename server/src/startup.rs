@@ -5,7 +5,8 @@
 //!
 //! Task ownership: the application owns every long-lived task. Each runs under a named
 //! tracing span, is spawned on one [`TaskTracker`], and watches one [`CancellationToken`]:
-//! the hub ticker, the source, and one task per WebSocket client.
+//! the hub ticker, the source, and one task per WebSocket client. HTTP connections are
+//! owned by the listener ([`serve`](crate::serve)), which cuts them after a grace period.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
@@ -43,6 +45,7 @@ use crate::positions::LatestPositions;
 use crate::readiness::Readiness;
 use crate::redis_store::{RedisStore, RedisStoreError};
 use crate::rest_api::{self, Stores};
+use crate::serve;
 use crate::source::{Source, SourceError};
 use crate::state::AppState;
 use crate::ws::{self, WsContext};
@@ -76,6 +79,7 @@ pub struct Application {
     router: Router,
     hub: Arc<Hub>,
     tick: Duration,
+    request_timeout: Duration,
     source: Option<Source>,
     ingest: Ingest,
     stats: Arc<Stats>,
@@ -178,7 +182,7 @@ impl Application {
                 shutdown: shutdown.clone(),
             },
         };
-        let router = router(state, &config.site_root);
+        let router = router(state, &config.site_root, config.request_timeout());
 
         Ok(Self {
             listener,
@@ -186,6 +190,7 @@ impl Application {
             router,
             hub,
             tick: config.tick(),
+            request_timeout: config.request_timeout(),
             source,
             ingest,
             stats,
@@ -219,7 +224,19 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled, then stops and waits for every task.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, hub, tick, source, ingest, shutdown, tracker, .. } = self;
+        let Self {
+            listener,
+            router,
+            hub,
+            tick,
+            request_timeout,
+            source,
+            ingest,
+            stats,
+            shutdown,
+            tracker,
+            ..
+        } = self;
 
         tracker.spawn(hub.run(tick, shutdown.clone()).instrument(tracing::info_span!("hub")));
         if let Some(source) = source {
@@ -228,9 +245,8 @@ impl Application {
             );
         }
 
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+        let limits = serve::Limits { header_timeout: request_timeout, grace: SHUTDOWN_GRACE };
+        let served = serve::serve(listener, router, shutdown.clone(), limits, stats).await;
         // The server may also have stopped on an I/O error: stop everything else too.
         shutdown.cancel();
         tracker.close();
@@ -245,7 +261,7 @@ impl Application {
     }
 }
 
-fn router(state: AppState, site_root: &Path) -> Router {
+fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend.clone();
     let (options, map) = (state.leptos_options.clone(), state.map.clone());
@@ -264,6 +280,9 @@ fn router(state: AppState, site_root: &Path) -> Router {
         )
         .fallback_service(ServeDir::new(site_root))
         .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
+        // Handlers that wait on a client (a body sent slowly or never) or on an upstream
+        // end here; streamed bodies (/api/stream) and WebSockets have begun by then.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

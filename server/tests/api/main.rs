@@ -4,6 +4,7 @@
 mod daemon;
 mod fake_ksqldb;
 mod helpers;
+mod http;
 #[cfg(feature = "kafka")]
 mod kafka_ingest;
 mod ksqldb;

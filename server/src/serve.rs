@@ -1,0 +1,128 @@
+//! The HTTP listener: accepts connections and serves the router on each, with the two
+//! limits `axum::serve` leaves out.
+//!
+//! * **A deadline for request headers.** A connection must deliver each request's headers
+//!   within [`Limits::header_timeout`], counted from when the server starts waiting for
+//!   them, so it also bounds how long a connection may sit silent or idle between requests.
+//!   Without it, connections that send half a request (slowloris) or nothing at all are
+//!   kept forever, and enough of them exhaust the file descriptors.
+//! * **A shutdown that ends.** On shutdown the listener closes, every connection is asked
+//!   to finish its current request and close, and whatever is still open after
+//!   [`Limits::grace`] is cut. A half-sent request can no longer keep the process alive
+//!   until a supervisor kills it.
+//!
+//! Connections are tasks in one `JoinSet` owned by [`serve`], reaped as they end; upgraded
+//! WebSockets leave it at the upgrade and are owned by the application's task tracker.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Stats;
+
+/// How long accepting pauses after an error that is not one connection's own (out of file
+/// descriptors, say): retrying at once would spin while nothing can change.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(250);
+/// Accept errors are logged at most once per this period, not once per attempt.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The limits every connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub grace: Duration,
+}
+
+/// Serves `router` on `listener` until `shutdown`, then drains the connections (see the
+/// module doc).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    limits: Limits,
+    stats: Arc<Stats>,
+) -> io::Result<()> {
+    // HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front of this
+    // server terminates. (Serving both means sniffing the first bytes of each connection
+    // first, and that wait has no deadline.)
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+
+    let mut connections = JoinSet::new();
+    let mut last_logged: Option<Instant> = None;
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    accept_failed(&error, &mut last_logged, &stats).await;
+                    continue;
+                }
+            },
+        };
+        // Frames are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let (builder, shutdown, stats) = (builder.clone(), shutdown.clone(), Arc::clone(&stats));
+        connections.spawn(async move {
+            let connection =
+                builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                if error.is_timeout() {
+                    stats.http_header_timeouts.inc();
+                }
+                // Peers resetting or timing out are routine: counted, not logged.
+                tracing::debug!(%error, "HTTP connection ended with an error.");
+            }
+        });
+    }
+    drop(listener);
+
+    let drained = tokio::time::timeout(limits.grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            remaining = connections.len(),
+            "HTTP connections still open {:?} after shutdown were closed.",
+            limits.grace
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Errors of one connection (reset before it was accepted) are nobody's concern; anything
+/// else means the server cannot accept for now.
+async fn accept_failed(error: &io::Error, last_logged: &mut Option<Instant>, stats: &Stats) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, Interrupted};
+    if matches!(error.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted)
+    {
+        return;
+    }
+    stats.http_accept_errors.inc();
+    if last_logged.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
+        *last_logged = Some(Instant::now());
+        tracing::error!(%error, "Cannot accept connections; retrying.");
+    }
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}

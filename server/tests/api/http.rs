@@ -1,0 +1,89 @@
+//! The HTTP listener's limits: connections that do not send a request in time are closed
+//! or answered 408, and none of them can hold up shutdown.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{WAIT, spawn_app_with};
+
+const HEADER_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Reads until the server closes the connection; fails the test if it stays open.
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+async fn connect(addr: &str) -> TcpStream {
+    TcpStream::connect(addr).await.expect("connects")
+}
+
+#[tokio::test]
+async fn half_sent_silent_and_idle_connections_are_closed_after_the_header_timeout() {
+    let app =
+        spawn_app_with(|config| config.request_timeout_ms = HEADER_TIMEOUT.as_millis() as u64)
+            .await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+
+    let mut half_sent = connect(&addr).await;
+    half_sent.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("writes");
+    let mut silent = connect(&addr).await;
+    let mut idle = connect(&addr).await;
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("writes");
+    let started = Instant::now();
+
+    assert!(read_until_closed(&mut half_sent).await.is_empty(), "no answer to half a request");
+    assert!(read_until_closed(&mut silent).await.is_empty());
+    // The kept-alive connection was answered, then closed once idle past the deadline.
+    assert!(read_until_closed(&mut idle).await.starts_with("HTTP/1.1 200"));
+    assert!(started.elapsed() >= HEADER_TIMEOUT, "not before the deadline");
+    assert!(app.stats.http_header_timeouts.get() >= 2, "counted");
+
+    // A connection that keeps up is served as before.
+    let (status, _) = app.get_json("/healthz").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_request_body_that_never_arrives_is_answered_408_after_the_timeout() {
+    let app =
+        spawn_app_with(|config| config.request_timeout_ms = HEADER_TIMEOUT.as_millis() as u64)
+            .await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut stream = connect(&addr).await;
+    stream
+        .write_all(b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=")
+        .await
+        .expect("writes");
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_half_sent_request_does_not_hold_up_shutdown() {
+    // A header deadline far beyond the test's wait: only the shutdown can end the request.
+    let app = spawn_app_with(|config| config.request_timeout_ms = 600_000).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut half_sent = connect(&addr).await;
+    half_sent
+        .write_all(b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .await
+        .expect("writes");
+    let mut half_body = connect(&addr).await;
+    half_body
+        .write_all(b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=")
+        .await
+        .expect("writes");
+    // Both requests are in the server's hands before it is told to stop.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    app.stop().await.expect("the server stops within the wait, cutting both");
+    read_until_closed(&mut half_sent).await;
+    read_until_closed(&mut half_body).await;
+}
