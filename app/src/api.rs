@@ -1,6 +1,6 @@
 //! Server functions: the map's request/response calls. Each one validates its input into
 //! domain types, asks the [`crate::ssr::Backend`] from context, and maps failures to
-//! [`ApiError`], setting the matching HTTP status.
+//! [`ApiError`] (whose code the server turns into the HTTP status).
 
 use leptos::prelude::*;
 
@@ -20,25 +20,17 @@ pub async fn vehicle_position(
     use crate::model::VehicleId;
     use crate::ssr::BackendHandle;
 
-    let result = async {
-        let id: VehicleId = id.parse().map_err(|_| ApiError::InvalidVehicleId)?;
-        let BackendHandle(backend) = use_context::<BackendHandle>().ok_or(ApiError::Unavailable)?;
-        match backend.vehicle(id).await {
-            Ok(Some(lookup)) => Ok(lookup),
-            Ok(None) => Err(ApiError::VehicleNotFound),
-            Err(error) => {
-                // Logged once, here, where it becomes the browser's generic "unavailable".
-                tracing::warn!(vehicle.id = %id, %error, "Vehicle lookup failed.");
-                Err(ApiError::Unavailable)
-            }
+    // The HTTP status of an error is set from its code by the server's `/api/` error
+    // middleware, for this function's errors and the framework's alike.
+    let id: VehicleId = id.parse().map_err(|_| ApiError::InvalidVehicleId)?;
+    let BackendHandle(backend) = use_context::<BackendHandle>().ok_or(ApiError::Unavailable)?;
+    match backend.vehicle(id).await {
+        Ok(Some(lookup)) => Ok(lookup),
+        Ok(None) => Err(ApiError::VehicleNotFound),
+        Err(error) => {
+            // Logged once, here, where it becomes the browser's generic "unavailable".
+            tracing::warn!(vehicle.id = %id, %error, "Vehicle lookup failed.");
+            Err(ApiError::Unavailable)
         }
     }
-    .await;
-
-    if let (Err(error), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>())
-        && let Ok(status) = http::StatusCode::from_u16(error.status_code())
-    {
-        response.set_status(status);
-    }
-    result
 }

@@ -22,6 +22,24 @@ pub enum ApiError {
     /// The request did not reach the server or its answer was unreadable.
     #[error("Could not reach the server.")]
     Transport,
+    /// The server holds as many live connections as it may.
+    #[error("Too many live connections; please try again soon.")]
+    TooManyClients,
+    /// The request is not one the API understands (a malformed path or form).
+    #[error("The request is malformed.")]
+    BadRequest,
+    /// Nothing is served at this path.
+    #[error("There is nothing at this address.")]
+    NotFound,
+    /// The path exists, but not for this method.
+    #[error("This address does not accept that method.")]
+    MethodNotAllowed,
+    /// The request (its body, say) did not arrive in time.
+    #[error("The request took too long to arrive.")]
+    Timeout,
+    /// The request's body is larger than anything the API takes.
+    #[error("The request is too large.")]
+    TooLarge,
 }
 
 impl ApiError {
@@ -30,8 +48,43 @@ impl ApiError {
         match self {
             Self::InvalidVehicleId => 400,
             Self::VehicleNotFound => 404,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::TooManyClients => 503,
             Self::Transport => 500,
+            Self::BadRequest => 400,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Timeout => 408,
+            Self::TooLarge => 413,
+        }
+    }
+
+    /// The error an HTTP status stands for when the answer came from the framework (a
+    /// route that does not exist, a body that did not arrive), not from our handlers.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            408 => Self::Timeout,
+            413 => Self::TooLarge,
+            400..=499 => Self::BadRequest,
+            503 => Self::Unavailable,
+            _ => Self::Transport,
+        }
+    }
+
+    /// The stable code, as it appears in `error` on the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidVehicleId => "invalid_vehicle_id",
+            Self::VehicleNotFound => "vehicle_not_found",
+            Self::Unavailable => "unavailable",
+            Self::Transport => "transport",
+            Self::TooManyClients => "too_many_clients",
+            Self::BadRequest => "bad_request",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Timeout => "timeout",
+            Self::TooLarge => "too_large",
         }
     }
 }
@@ -46,5 +99,51 @@ impl FromServerFnError for ApiError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => Self::InvalidVehicleId,
             _ => Self::Transport,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [ApiError; 10] = [
+        ApiError::InvalidVehicleId,
+        ApiError::VehicleNotFound,
+        ApiError::Unavailable,
+        ApiError::Transport,
+        ApiError::TooManyClients,
+        ApiError::BadRequest,
+        ApiError::NotFound,
+        ApiError::MethodNotAllowed,
+        ApiError::Timeout,
+        ApiError::TooLarge,
+    ];
+
+    #[test]
+    fn each_error_has_its_own_code_and_the_code_is_what_the_wire_says() {
+        for error in ALL {
+            let json = serde_json::to_value(&error).expect("serializes");
+            assert_eq!(json["error"], error.code());
+        }
+        let mut codes: Vec<_> = ALL.iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL.len());
+    }
+
+    #[test]
+    fn a_framework_status_maps_to_the_error_that_answers_with_it() {
+        for error in [
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::Timeout,
+            ApiError::TooLarge,
+            ApiError::BadRequest,
+            ApiError::Unavailable,
+            ApiError::Transport,
+        ] {
+            assert_eq!(ApiError::from_status(error.status_code()), error);
+        }
+        assert_eq!(ApiError::from_status(422), ApiError::BadRequest);
     }
 }

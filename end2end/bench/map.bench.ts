@@ -112,12 +112,23 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
   // Tiles load (blank), as they would for a rider online: no offline sketch, no errors.
   await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
   await page.addInitScript(markSocketMessages);
+  // What the page says goes with any failure: a run that never shows the fleet is
+  // otherwise a bare timeout.
+  const said: string[] = [];
+  page.on('pageerror', (error) => said.push(`error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') said.push(`${message.type()}: ${message.text()}`);
+  });
   await page.goto(servers.get(build.name)!.url);
-  await page.waitForFunction(
-    (n) => document.querySelector('[data-testid=status]')?.getAttribute('data-count') === String(n),
-    VEHICLES,
-    { timeout: 60_000 },
-  );
+  await page
+    .waitForFunction(
+      (n) => document.querySelector('[data-testid=status]')?.getAttribute('data-count') === String(n),
+      VEHICLES,
+      { timeout: 60_000 },
+    )
+    .catch((error) => {
+      throw new Error(`${build.name}: the fleet was never all shown (${error}); the page said:\n${said.join('\n')}`);
+    });
   if (view) {
     await page.evaluate(([lat, lon, zoom]) => {
       (window as any).transitMap.setView([lat, lon], zoom, { animate: false });

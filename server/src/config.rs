@@ -72,7 +72,8 @@ pub struct Config {
 
     /// Milliseconds a client has to send a request's headers (counted from when the
     /// server starts waiting for them, so also how long a connection may sit silent or
-    /// idle), and a request has to be answered, body received included: 408 after that.
+    /// idle), a request has to be answered, body received included (408 after that), and
+    /// a client may stop reading before its connection is closed.
     #[arg(long, env = "TRANSIT_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
 

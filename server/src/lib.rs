@@ -21,6 +21,7 @@
 //! * [`ksqldb`]: full-stack mode: ksqlDB client, push bridge, pull-query backend.
 //! * [`readiness`]: whether there is data to serve (`/readyz`).
 //! * [`rest_api`]: the `/api/` HTTP API, its OpenAPI document and `/docs`.
+//! * [`api_errors`]: one JSON shape and the right status for every `/api/` error.
 //! * [`redis_store`]: Redis lookups of the sink's copy of the table (key schema there).
 //! * [`state`]: the router's state.
 //! * [`metrics`]: counters and `/metrics`.
@@ -30,6 +31,7 @@
 //! goes browser → server function → backend → positions. In ksqlDB mode the source is the
 //! push bridge and the backend runs pull queries; everything else is the same.
 
+pub mod api_errors;
 pub mod backend;
 pub mod cli;
 pub mod clock;

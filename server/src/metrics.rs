@@ -76,7 +76,8 @@ pub struct Stats {
     pub frames_published: Counter,
     /// Snapshots serialized (cached per sequence number, so far fewer than clients).
     pub snapshots_built: Counter,
-    /// WebSocket clients connected now, accepted in total, and refused for being over the cap.
+    /// Live clients (`/ws` and `/api/stream`) connected now; WebSocket clients accepted in
+    /// total; live clients refused for being over the cap.
     pub ws_clients: Gauge,
     pub ws_accepted: Counter,
     pub ws_refused_full: Counter,
@@ -88,6 +89,9 @@ pub struct Stats {
     /// HTTP connections closed for not sending a request's headers in time (half-sent
     /// requests, silent or idle connections).
     pub http_header_timeouts: Counter,
+    /// HTTP connections closed because a write made no progress in time: the client
+    /// stopped reading.
+    pub http_write_stalls: Counter,
     /// Failures to accept a connection that were not the connection's own (such as running
     /// out of file descriptors).
     pub http_accept_errors: Counter,
@@ -220,6 +224,11 @@ impl Stats {
             self.http_header_timeouts.get(),
         );
         counter(
+            "transit_http_write_stalls_total",
+            "HTTP connections closed because the client stopped reading.",
+            self.http_write_stalls.get(),
+        );
+        counter(
             "transit_http_accept_errors_total",
             "Failures to accept HTTP connections (other than the peer's own).",
             self.http_accept_errors.get(),
@@ -267,7 +276,11 @@ impl Stats {
         }
         for (name, help, value) in [
             ("transit_vehicles", "Vehicles in the latest-positions table.", self.vehicles.get()),
-            ("transit_ws_clients", "WebSocket clients connected.", self.ws_clients.get()),
+            (
+                "transit_ws_clients",
+                "Live clients connected (WebSocket and /api/stream).",
+                self.ws_clients.get(),
+            ),
             (
                 "transit_ksqldb_push_queries",
                 "ksqlDB push queries open.",

@@ -189,7 +189,11 @@ pub async fn record(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     use crate::source::{mqtt, simulator};
-    let recorder = std::sync::Arc::new(Recorder::create(&args.out)?);
+    use anyhow::Context;
+    let out = args.out.display().to_string();
+    let recorder = Recorder::create(&args.out)
+        .with_context(|| format!("cannot create the recording {out}"))?;
+    let recorder = std::sync::Arc::new(recorder);
     let stop = crate::shutdown::stop_after(&shutdown, args.duration_secs);
     let sink: std::sync::Arc<dyn crate::source::Sink> = recorder.clone();
     match args.from {
@@ -209,7 +213,8 @@ pub async fn record(
     }
     std::sync::Arc::into_inner(recorder)
         .ok_or_else(|| anyhow::anyhow!("the recorder is still in use"))?
-        .finish()?;
+        .finish()
+        .with_context(|| format!("cannot finish writing the recording {out}"))?;
     Ok(())
 }
 
@@ -244,6 +249,24 @@ mod tests {
             assert_eq!(records[1].payload_bytes().expect("hex"), b"\xff\xfe not utf-8");
         }
         std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn a_recording_that_cannot_be_created_is_an_error_naming_its_path() {
+        let out = std::path::PathBuf::from("/nonexistent/transit-stream-dir/x.ndjson.gz");
+        let args = RecordArgs {
+            out: out.clone(),
+            from: RecordFrom::Simulator,
+            mqtt: crate::config::MqttArgs::hsl(),
+            sim_vehicles: 1,
+            sim_seed: 1,
+            duration_secs: Some(0),
+        };
+        let error = record(args, tokio_util::sync::CancellationToken::new())
+            .await
+            .expect_err("no such directory");
+        let text = format!("{error:#}");
+        assert!(text.contains(&out.display().to_string()), "{text}");
     }
 
     #[test]

@@ -19,12 +19,13 @@ use app::ssr::Backend;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::api_errors::{ApiFailure, ErrorBody, ErrorCode};
 use crate::hub::Subscription;
 use crate::state::AppState;
 
@@ -94,40 +95,6 @@ impl VehiclePath {
     fn id(&self) -> Result<VehicleId, ApiFailure> {
         VehicleId::from_parts(&self.operator, &self.vehicle)
             .map_err(|_| ApiFailure(ApiError::InvalidVehicleId))
-    }
-}
-
-/// The error codes, as they appear in `error`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // only its schema is used: the values come from `ApiError`
-enum ErrorCode {
-    InvalidVehicleId,
-    VehicleNotFound,
-    Unavailable,
-}
-
-/// Every error of the API has this shape.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    #[schema(value_type = ErrorCode)]
-    error: String,
-    /// For people; may be reworded. Match on `error`.
-    message: String,
-}
-
-/// An [`ApiError`] as an HTTP response.
-struct ApiFailure(ApiError);
-
-impl IntoResponse for ApiFailure {
-    fn into_response(self) -> Response {
-        let code = serde_json::to_value(&self.0)
-            .ok()
-            .and_then(|value| value.get("error").and_then(|c| c.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| "unavailable".to_owned());
-        let status =
-            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorBody { error: code, message: self.0.to_string() })).into_response()
     }
 }
 
@@ -219,21 +186,20 @@ async fn ksqldb_vehicle(
               (status = 503, body = ErrorBody)))]
 async fn stream(State(state): State<AppState>) -> Response {
     let context = state.ws;
-    // Stream clients count against the same cap as WebSocket clients.
-    let Ok(permit) = Arc::clone(&context.slots).try_acquire_owned() else {
-        context.stats.ws_refused_full.inc();
-        return ApiFailure(ApiError::Unavailable).into_response();
+    // Stream clients count against the same cap, and in the same gauge, as WebSockets.
+    let Some(slot) = context.take_slot() else {
+        return ApiFailure(ApiError::TooManyClients).into_response();
     };
     let feed = Feed { frames: context.hub.follow(), newline_due: false };
     let shutdown = context.shutdown.clone();
-    let lines = futures_util::stream::unfold((feed, permit), move |(mut feed, permit)| {
+    let lines = futures_util::stream::unfold((feed, slot), move |(mut feed, slot)| {
         let shutdown = shutdown.clone();
         async move {
             let line = tokio::select! {
                 _ = shutdown.cancelled() => None,
                 line = feed.next_chunk() => line,
             }?;
-            Some((Ok::<_, std::convert::Infallible>(line), (feed, permit)))
+            Some((Ok::<_, std::convert::Infallible>(line), (feed, slot)))
         }
     });
     ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response()

@@ -6,6 +6,9 @@
 //!   them, so it also bounds how long a connection may sit silent or idle between requests.
 //!   Without it, connections that send half a request (slowloris) or nothing at all are
 //!   kept forever, and enough of them exhaust the file descriptors.
+//! * **A deadline for writes.** A write that makes no progress within the same time
+//!   fails and ends the connection ([`Stalling`]): a client that stops reading cannot hold
+//!   a response, or a live stream and its place under the client cap, forever.
 //! * **A shutdown that ends.** On shutdown the listener closes, every connection is asked
 //!   to finish its current request and close, and whatever is still open after
 //!   [`Limits::grace`] is cut. A half-sent request can no longer keep the process alive
@@ -14,16 +17,21 @@
 //! Connections are tasks in one `JoinSet` owned by [`serve`], reaped as they end; upgraded
 //! WebSockets leave it at the upgrade and are owned by the application's task tracker.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Stats;
@@ -37,7 +45,9 @@ const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 /// The limits every connection is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    pub header_timeout: Duration,
+    /// For a request's headers, and for any one write to make progress.
+    pub timeout: Duration,
+    /// For connections to finish once shutdown begins.
     pub grace: Duration,
 }
 
@@ -54,7 +64,7 @@ pub async fn serve(
     // server terminates. (Serving both means sniffing the first bytes of each connection
     // first, and that wait has no deadline.)
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.timeout);
 
     let mut connections = JoinSet::new();
     let mut last_logged: Option<Instant> = None;
@@ -72,6 +82,7 @@ pub async fn serve(
         };
         // Frames are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
+        let stream = Stalling::new(stream, limits.timeout, Arc::clone(&stats));
         let service = TowerToHyperService::new(router.clone());
         let (builder, shutdown, stats) = (builder.clone(), shutdown.clone(), Arc::clone(&stats));
         connections.spawn(async move {
@@ -125,4 +136,93 @@ async fn accept_failed(error: &io::Error, last_logged: &mut Option<Instant>, sta
         tracing::error!(%error, "Cannot accept connections; retrying.");
     }
     tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
+
+/// A socket whose writes fail once one has made no progress for `limit` (see the module
+/// doc). The clock starts at the first write that cannot proceed and restarts with any
+/// progress, so a slow reader that keeps reading is served. It stays on the connection
+/// after a WebSocket upgrade, as a floor under the WebSocket task's own send timeout.
+struct Stalling<T> {
+    inner: T,
+    limit: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+    stats: Arc<Stats>,
+}
+
+impl<T> Stalling<T> {
+    fn new(inner: T, limit: Duration, stats: Arc<Stats>) -> Self {
+        Self { inner, limit, stalled: None, stats }
+    }
+
+    fn watch<R>(
+        &mut self,
+        result: Poll<io::Result<R>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<R>> {
+        if result.is_ready() {
+            self.stalled = None;
+            return result;
+        }
+        let limit = self.limit;
+        let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.stalled = None;
+                self.stats.http_write_stalls.inc();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped reading",
+                )))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Stalling<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Stalling<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch(result, cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.watch(result, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        this.watch(result, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.watch(result, cx)
+    }
 }

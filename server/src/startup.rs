@@ -35,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
+use crate::api_errors;
 use crate::backend::{EmbeddedBackend, Fallback};
 use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
@@ -245,7 +246,7 @@ impl Application {
             );
         }
 
-        let limits = serve::Limits { header_timeout: request_timeout, grace: SHUTDOWN_GRACE };
+        let limits = serve::Limits { timeout: request_timeout, grace: SHUTDOWN_GRACE };
         let served = serve::serve(listener, router, shutdown.clone(), limits, stats).await;
         // The server may also have stopped on an I/O error: stop everything else too.
         shutdown.cancel();
@@ -279,10 +280,13 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
             move || shell(options.clone(), map.clone()),
         )
         .fallback_service(ServeDir::new(site_root))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
+        .layer(middleware::from_fn(api_errors::limit_form))
         // Handlers that wait on a client (a body sent slowly or never) or on an upstream
         // end here; streamed bodies (/api/stream) and WebSockets have begun by then.
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(middleware::from_fn(api_errors::json_errors))
+        // Counted as answered, after the error shaping may have corrected a status.
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

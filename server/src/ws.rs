@@ -45,14 +45,39 @@ pub struct WsContext {
     pub shutdown: CancellationToken,
 }
 
+impl WsContext {
+    /// A place for one more live client (`/ws` or `/api/stream`), or `None` (counted) when
+    /// the cap is reached.
+    pub fn take_slot(&self) -> Option<ClientSlot> {
+        let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
+            self.stats.ws_refused_full.inc();
+            return None;
+        };
+        self.stats.ws_clients.inc();
+        Some(ClientSlot { _permit: permit, stats: Arc::clone(&self.stats) })
+    }
+}
+
+/// One live client's place: its permit under the cap and its count in the clients gauge,
+/// both given back when it is dropped, however the client ends.
+pub struct ClientSlot {
+    _permit: OwnedSemaphorePermit,
+    stats: Arc<Stats>,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.stats.ws_clients.dec();
+    }
+}
+
 /// The `/ws` route.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let context = state.ws;
     if context.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is shutting down.").into_response();
     }
-    let Ok(permit) = Arc::clone(&context.slots).try_acquire_owned() else {
-        context.stats.ws_refused_full.inc();
+    let Some(slot) = context.take_slot() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "Too many live connections; try again soon.")
             .into_response();
     };
@@ -60,7 +85,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| tracker.track_future(serve(socket, context, permit)))
+        .on_upgrade(move |socket| tracker.track_future(serve(socket, context, slot)))
 }
 
 /// Why a connection ended, for the log.
@@ -72,11 +97,9 @@ enum End {
     SendFailed,
 }
 
-async fn serve(socket: WebSocket, context: WsContext, _permit: OwnedSemaphorePermit) {
+async fn serve(socket: WebSocket, context: WsContext, _slot: ClientSlot) {
     context.stats.ws_accepted.inc();
-    context.stats.ws_clients.inc();
     let end = feed(socket, &context).await;
-    context.stats.ws_clients.dec();
     tracing::debug!(?end, "WebSocket client finished.");
 }
 

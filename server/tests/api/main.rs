@@ -1,6 +1,7 @@
 //! Integration tests: each one starts the real server on a free loopback port with
 //! [`helpers::spawn_app`] and talks to it over HTTP and WebSocket, as a browser would.
 
+mod api_errors;
 mod daemon;
 mod fake_ksqldb;
 mod helpers;
