@@ -1,0 +1,197 @@
+use super::*;
+use crate::model::TransportMode;
+
+fn marker(number: u32, lat: f64, lon: f64) -> Marker {
+    Marker {
+        id: VehicleId::new(22, number).expect("fits"),
+        lat,
+        lon,
+        mode: TransportMode::Bus,
+        line: Some("550".into()),
+        headsign: None,
+        heading: Some(90),
+        delay_s: None,
+        timestamp_ms: 0,
+    }
+}
+
+fn delta(upserts: Vec<Marker>) -> WireFrame {
+    WireFrame::Delta {
+        seq: 1,
+        upserts: upserts.iter().map(Update::from).collect(),
+        removed: vec![],
+    }
+}
+
+#[test]
+fn a_new_vehicle_appears_where_it_was_reported() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+    assert_eq!(shown.at(0.0), (60.17, 24.94));
+    assert!(!shown.gliding(0.0));
+}
+
+#[test]
+fn a_moved_vehicle_glides_there_over_one_second_and_then_rests() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.170, 24.940)]), 0.0);
+    fleet.apply(delta(vec![marker(1, 60.171, 24.942)]), 5_000.0);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+    assert_eq!(shown.at(5_000.0), (60.170, 24.940));
+    let (lat, lon) = shown.at(5_500.0);
+    assert!((lat - 60.1705).abs() < 1e-9 && (lon - 24.941).abs() < 1e-9, "{lat},{lon}");
+    assert!(shown.gliding(5_500.0));
+    // A late report: the vehicle waits at its reported position, it does not run on.
+    assert_eq!(shown.at(9_000.0), (60.171, 24.942));
+    assert!(!shown.gliding(9_000.0));
+}
+
+#[test]
+fn a_report_during_a_glide_continues_from_where_the_vehicle_is_drawn() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.170, 24.940)]), 0.0);
+    fleet.apply(delta(vec![marker(1, 60.172, 24.940)]), 1_000.0);
+    fleet.apply(delta(vec![marker(1, 60.174, 24.940)]), 1_500.0);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+    let (lat, _) = shown.at(1_500.0);
+    assert!((lat - 60.171).abs() < 1e-9, "no jump back or forward: {lat}");
+}
+
+#[test]
+fn a_jump_across_town_is_placed_not_glided() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
+    fleet.apply(delta(vec![marker(1, 60.25, 25.10)]), 1_000.0);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+    assert_eq!(shown.at(1_000.0), (60.25, 25.10));
+}
+
+/// The trail after reports at `seconds`, each `step_m` metres north of the last
+/// when `moving(second)`.
+fn trail_after(seconds: std::ops::Range<i64>, moving: impl Fn(i64) -> bool) -> Vec<(f64, f64)> {
+    const STEP_DEGREES: f64 = 50.0 / 111_320.0;
+    let mut fleet = Fleet::default();
+    let mut lat = 60.17;
+    for second in seconds {
+        if moving(second) {
+            lat += STEP_DEGREES;
+        }
+        let mut m = marker(1, lat, 24.94);
+        m.timestamp_ms = second * 1_000;
+        fleet.apply(delta(vec![m]), second as f64 * 1_000.0);
+    }
+    fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown").trail().collect()
+}
+
+#[test]
+fn a_stop_is_one_trail_point_that_lasts_as_long_as_the_vehicle_waits() {
+    let trail = trail_after(0..300, |second| second >= 200);
+    assert_eq!(trail.len(), 1 + 100);
+    assert_eq!(trail[0], (60.17, 24.94));
+    assert!(trail.windows(2).all(|w| w[1].0 > w[0].0), "oldest first");
+}
+
+#[test]
+fn the_trail_keeps_three_minutes_and_at_most_its_point_budget() {
+    assert_eq!(trail_after(0..300, |_| true).len(), TRAIL_POINTS);
+    // A move every 3 s: 100 points over 300 s, of which the last 180 s are kept.
+    assert_eq!(trail_after(0..300, |second| second % 3 == 0).len(), 61);
+}
+
+#[test]
+fn a_snapshot_removes_vehicles_it_does_not_list_and_keeps_the_others_gliding() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.170, 24.94), marker(2, 60.2, 24.9)]), 0.0);
+    let vehicles = vec![Update::from(&marker(1, 60.171, 24.94))];
+    let snapshot = WireFrame::Snapshot { seq: 9, vehicles };
+    fleet.apply(snapshot, 2_000.0);
+    assert_eq!(fleet.len(), 1);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("kept");
+    assert!(shown.gliding(2_100.0));
+}
+
+#[test]
+fn an_update_that_does_not_say_what_an_unknown_vehicle_is_is_skipped_and_counted() {
+    let mut fleet = Fleet::default();
+    let mut bare = Update::from(&marker(1, 60.17, 24.94));
+    bare.about = None;
+    let frame = WireFrame::Delta { seq: 1, upserts: vec![bare.clone()], removed: vec![] };
+    assert_eq!(fleet.apply(frame, 0.0), 1);
+    assert!(fleet.is_empty());
+    // Once the vehicle is known, the same update moves it and keeps its line.
+    fleet.apply(delta(vec![marker(1, 60.10, 24.90)]), 0.0);
+    let frame = WireFrame::Delta { seq: 2, upserts: vec![bare], removed: vec![] };
+    assert_eq!(fleet.apply(frame, 5_000.0), 0);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+    assert_eq!((shown.marker.lat, shown.marker.line.as_deref()), (60.17, Some("550")));
+}
+
+#[test]
+fn removed_vehicles_leave_the_map() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
+    let id = VehicleId::new(22, 1).expect("fits");
+    fleet.apply(WireFrame::Delta { seq: 2, upserts: vec![], removed: vec![id] }, 10.0);
+    assert!(fleet.is_empty());
+}
+
+#[test]
+fn the_update_rate_is_averaged_over_the_last_five_seconds() {
+    let mut rate = Rate::default();
+    assert_eq!(rate.per_second(0.0), 0.0);
+    for second in 0..10 {
+        for quarter in 0..4 {
+            rate.add(f64::from(second * 1_000 + quarter * 250), 25);
+        }
+    }
+    // 100 updates a second, steadily.
+    assert_eq!(rate.per_second(9_750.0), 100.0);
+    // The feed stops: the rate falls to zero within the window.
+    assert_eq!(rate.per_second(16_000.0), 0.0);
+}
+
+#[test]
+fn vehicles_fade_with_the_age_of_their_position_but_stay_visible() {
+    assert_eq!(opacity(0.0), 1.0);
+    assert_eq!(opacity(FRESH_MS), 1.0);
+    let midway = opacity((FRESH_MS + FADED_MS) / 2.0);
+    assert!(midway < 1.0 && midway > FADED_ALPHA, "{midway}");
+    assert_eq!(opacity(FADED_MS), FADED_ALPHA);
+    assert_eq!(opacity(10.0 * FADED_MS), FADED_ALPHA);
+}
+
+#[test]
+fn a_click_finds_the_nearest_vehicle_first_and_lists_the_others_under_it() {
+    let id = |n| VehicleId::new(22, n).expect("fits");
+    let at = |n, x, y| Placed { id: id(n), x, y };
+    let points = [at(1, 100.0, 100.0), at(2, 104.0, 100.0), at(3, 200.0, 200.0)];
+    assert_eq!(under(&points, (103.0, 100.0), 12.0), vec![id(2), id(1)]);
+    assert!(under(&points, (150.0, 150.0), 12.0).is_empty());
+}
+
+#[test]
+fn only_a_visible_step_or_a_vehicle_coming_or_going_asks_for_a_repaint() {
+    let at = |number: u32, x: f64, y: f64| Placed { id: marker(number, 0.0, 0.0).id, x, y };
+    let drawn = [at(1, 10.0, 10.0), at(2, 50.0, 50.0)];
+    assert!(!visibly_moved(&drawn, &drawn));
+    assert!(!visibly_moved(&drawn, &[at(1, 10.3, 9.7), at(2, 50.0, 50.39)]));
+    assert!(visibly_moved(&drawn, &[at(1, 10.0, 10.0), at(2, 50.0, 50.5)]));
+    assert!(visibly_moved(&drawn, &[at(1, 9.5, 10.0), at(2, 50.0, 50.0)]));
+    assert!(visibly_moved(&drawn, &drawn[..1]));
+    assert!(visibly_moved(&drawn, &[at(1, 10.0, 10.0), at(3, 50.0, 50.0)]));
+}
+
+#[test]
+fn the_projection_puts_the_world_on_one_256_pixel_tile_at_zoom_0() {
+    // Anchors of EPSG:3857 as Leaflet uses it; the browser tests check our placement
+    // against Leaflet's own `latLngToContainerPoint`.
+    assert_eq!(project(0.0, 0.0, 0.0), (128.0, 128.0));
+    let (east, _) = project(0.0, 180.0, 0.0);
+    assert_eq!(east, 256.0);
+    let (_, top) = project(85.051_128_779_8, 0.0, 0.0);
+    assert!(top.abs() < 1e-6, "{top}");
+    let (x, y) = project(60.17, 24.94, 12.0);
+    let (x1, y1) = project(60.17, 24.94, 13.0);
+    assert_eq!((x1, y1), (2.0 * x, 2.0 * y), "each zoom level doubles the scale");
+}
