@@ -72,6 +72,8 @@ pub const META_SOURCE: &str = "transit-stream:source";
 
 /// The HTML document around the app. Rendered only on the server.
 pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::send_content_security_policy(&map.tile_url);
     // A data block, never run; `<` escaped so no text can close the element early.
     let network = serde_json::to_string(&map.network).unwrap_or_default().replace('<', "\\u003c");
     view! {

@@ -102,6 +102,11 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_REDIS_PASSWORD", hide_env_values = true)]
     pub redis_password: Option<Secret>,
 
+    /// Origins (`https://maps.example.org`) of other sites whose pages may open `/ws`,
+    /// comma-separated. Pages served by this server itself always may.
+    #[arg(long, env = "TRANSIT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// Map tile URL template (`{s}`, `{z}`, `{x}`, `{y}`). Empty for no tiles.
     #[arg(
         long,
@@ -238,6 +243,8 @@ pub enum ConfigError {
     Ttl(u64),
     #[error("--tick-ms must be between 50 and 5000, not {0}")]
     Tick(u64),
+    #[error("--allowed-origins takes origins like https://maps.example.org, not {0:?}")]
+    Origin(String),
     #[error("--request-timeout-ms must be between 100 and 600000, not {0}")]
     RequestTimeout(u64),
     #[error("--max-ws-clients must be at least 1")]
@@ -255,6 +262,14 @@ pub enum ConfigError {
     Broker(#[from] BrokerError),
     #[error("--mqtt-topic must not be empty")]
     Topic,
+}
+
+/// `scheme://host[:port]` and nothing else, as browsers send it in `Origin`.
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, authority)) = text.split_once("://") else { return false };
+    matches!(scheme, "http" | "https")
+        && !authority.is_empty()
+        && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 /// Largest simulated fleet: HSL's peak is about 2,000 vehicles, this leaves room for load tests.
@@ -280,6 +295,9 @@ impl Config {
         }
         if self.max_ws_clients == 0 {
             return Err(ConfigError::MaxClients);
+        }
+        if let Some(bad) = self.allowed_origins.iter().find(|origin| !is_origin(origin)) {
+            return Err(ConfigError::Origin(bad.clone()));
         }
         let url = &self.tile_url;
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
@@ -331,6 +349,7 @@ impl Config {
             redis_url: None,
             redis_password: None,
             // Tests read what they need from the API; tiles would only reach for the network.
+            allowed_origins: Vec::new(),
             tile_url: String::new(),
             tile_attribution: String::new(),
         }
@@ -367,6 +386,12 @@ mod tests {
         let mut config = Config::for_tests();
         config.tick_ms = 0;
         assert!(matches!(config.validate(), Err(ConfigError::Tick(0))));
+
+        for bad in ["*", "https://example.org/", "example.org", "javascript://x", "https://a b"] {
+            let mut config = Config::for_tests();
+            config.allowed_origins = vec!["https://ok.example:8443".into(), bad.into()];
+            assert!(matches!(config.validate(), Err(ConfigError::Origin(_))), "{bad}");
+        }
 
         let mut config = Config::for_tests();
         config.request_timeout_ms = 0;

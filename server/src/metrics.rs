@@ -81,6 +81,8 @@ pub struct Stats {
     pub ws_clients: Gauge,
     pub ws_accepted: Counter,
     pub ws_refused_full: Counter,
+    /// WebSocket clients refused because their page's origin is not allowed.
+    pub ws_refused_origin: Counter,
     /// Live clients (`/ws` or `/api/stream`) that fell behind the broadcast and were
     /// resynced with a snapshot.
     pub resyncs: Counter,
@@ -207,6 +209,11 @@ impl Stats {
             "transit_ws_refused_full_total",
             "WebSocket clients refused at the connection cap.",
             self.ws_refused_full.get(),
+        );
+        counter(
+            "transit_ws_refused_origin_total",
+            "WebSocket clients refused for their page's origin.",
+            self.ws_refused_origin.get(),
         );
         counter(
             "transit_resyncs_total",

@@ -18,7 +18,7 @@ use app::ssr::{Backend, BackendHandle};
 use app::{App, MapSettings, shell};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -181,6 +181,7 @@ impl Application {
                 slots: Arc::new(Semaphore::new(config.max_ws_clients as usize)),
                 tracker: tracker.clone(),
                 shutdown: shutdown.clone(),
+                allowed_origins: config.allowed_origins.clone().into(),
             },
         };
         let router = router(state, &config.site_root, config.request_timeout());
@@ -287,9 +288,20 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
         .layer(middleware::from_fn(api_errors::json_errors))
         // Counted as answered, after the error shaping may have corrected a status.
         .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
+        .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers every answer carries: no content sniffing, no framing by other sites. The page's
+/// Content-Security-Policy needs the page's nonce, so the page sets it (`app::ssr`).
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 /// Liveness: the process serves requests. Also says how many vehicles it knows.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -43,6 +43,8 @@ pub struct WsContext {
     /// Connection tasks are tracked so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
+    /// Pages on other origins allowed to open the feed (`--allowed-origins`).
+    pub allowed_origins: Arc<[String]>,
 }
 
 impl WsContext {
@@ -71,9 +73,34 @@ impl Drop for ClientSlot {
     }
 }
 
+/// Whether a page at the request's `Origin` may open the feed: one served by this server
+/// (the origin names the host the request was sent to) or one the operator allowed.
+/// Browsers always send `Origin` on a WebSocket; a client without one is not a browser
+/// page, and what this check protects is browsers' users (another site cannot ride on
+/// their connection), not the data, which is public anyway.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if allowed.iter().any(|one| one.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+    matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host))
+}
+
 /// The `/ws` route.
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let context = state.ws;
+    if !origin_allowed(&headers, &context.allowed_origins) {
+        context.stats.ws_refused_origin.inc();
+        return (StatusCode::FORBIDDEN, "This page's origin may not open the live feed.")
+            .into_response();
+    }
     if context.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is shutting down.").into_response();
     }

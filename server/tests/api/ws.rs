@@ -188,3 +188,38 @@ async fn a_client_that_stops_reading_is_resynced_from_a_snapshot_and_ends_up_cur
     let latest = 60.0 + f64::from(ROUNDS) * 0.001;
     assert!(vehicles.iter().all(|m| m.lat == latest), "the snapshot is current");
 }
+
+/// Opens `/ws` as a browser page at `origin` would.
+async fn connect_from(
+    app: &crate::helpers::TestApp,
+    origin: &str,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = app.ws_url.as_str().into_client_request().expect("a request");
+    request.headers_mut().insert("origin", origin.parse().expect("a header value"));
+    tokio_tungstenite::connect_async(request).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn only_pages_of_this_server_or_allowed_origins_may_open_the_feed() {
+    let app = spawn_app_with(|config| {
+        config.allowed_origins = vec!["https://maps.example.org".into()];
+    })
+    .await;
+    let own = app.url.clone();
+    connect_from(&app, &own).await.expect("the server's own pages");
+    connect_from(&app, "https://maps.example.org").await.expect("an allowed origin");
+    for other in
+        ["https://evil.example", "null", "http://127.0.0.1:1", "https://maps.example.org.evil"]
+    {
+        match connect_from(&app, other).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{other}");
+            }
+            result => panic!("{other}: expected a 403, got {result:?}"),
+        }
+    }
+    assert_eq!(app.stats.ws_refused_origin.get(), 4);
+    // Clients that are not browser pages send no Origin and are served.
+    app.connect_past_snapshot().await;
+}
