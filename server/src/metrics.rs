@@ -97,6 +97,8 @@ pub struct Stats {
     /// Failures to accept a connection that were not the connection's own (such as running
     /// out of file descriptors).
     pub http_accept_errors: Counter,
+    /// WebSocket clients closed for breaking the protocol or the message size limit.
+    pub ws_client_errors: Counter,
     /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
     pub ws_client_messages_ignored: Counter,
     /// ksqlDB mode: rows that did not map to a position (counted, skipped).
@@ -239,6 +241,11 @@ impl Stats {
             "transit_http_accept_errors_total",
             "Failures to accept HTTP connections (other than the peer's own).",
             self.http_accept_errors.get(),
+        );
+        counter(
+            "transit_ws_client_errors_total",
+            "WebSocket clients closed for a protocol error or an oversized message.",
+            self.ws_client_errors.get(),
         );
         counter(
             "transit_ws_client_messages_ignored_total",

@@ -2,8 +2,10 @@
 //! delta frames; it is resynced with a snapshot when it falls behind, dropped when it stops
 //! reading, and closed with "going away" when the server shuts down.
 //!
-//! The socket is one-way. Anything a client sends is counted and ignored, and a client
-//! message larger than [`MAX_CLIENT_MESSAGE`] closes the connection.
+//! The socket is one-way. Anything a client sends is counted and ignored. Every ending says
+//! why in a close frame, as the protocol asks: a client's own close is echoed, and a
+//! message larger than [`MAX_CLIENT_MESSAGE`] (1009), text that is not UTF-8 (1007) or a
+//! broken frame (1002) is answered with its code before the connection ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,6 +121,8 @@ pub async fn upgrade(
 #[derive(Debug)]
 enum End {
     ClientLeft,
+    /// The client broke the protocol or a limit; its close frame said which.
+    ClientRefused,
     Shutdown,
     TooSlow,
     SendFailed,
@@ -156,7 +160,20 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
                 None => return End::Shutdown,
             },
             from_client = incoming.next() => match from_client {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::ClientLeft,
+                None => return End::ClientLeft,
+                Some(Ok(Message::Close(_))) => {
+                    // tungstenite has queued the echo of the client's close frame; flushing
+                    // sends it and completes the closing handshake.
+                    let _ = timeout(SEND_TIMEOUT, sink.flush()).await;
+                    return End::ClientLeft;
+                }
+                Some(Err(error)) => {
+                    let Some(code) = close_code_for(error) else { return End::ClientLeft };
+                    context.stats.ws_client_errors.inc();
+                    let close = CloseFrame { code, reason: reason_for(code).into() };
+                    let _ = send(&mut sink, Message::Close(Some(close)), context).await;
+                    return End::ClientRefused;
+                }
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
                     context.stats.ws_client_messages_ignored.inc();
                     continue;
@@ -169,6 +186,26 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
         if let Err(end) = send(&mut sink, message, context).await {
             return end;
         }
+    }
+}
+
+/// The close code for what went wrong reading from a client, or `None` when the
+/// connection itself is gone (nothing can be told).
+fn close_code_for(error: axum::Error) -> Option<u16> {
+    let error = error.into_inner();
+    match error.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some(close_code::SIZE),
+        tungstenite::Error::Utf8(_) => Some(close_code::INVALID),
+        tungstenite::Error::Protocol(_) => Some(close_code::PROTOCOL),
+        _ => None,
+    }
+}
+
+fn reason_for(code: u16) -> &'static str {
+    match code {
+        close_code::SIZE => "message too large: this feed takes no messages",
+        close_code::INVALID => "text that is not UTF-8",
+        _ => "WebSocket protocol error",
     }
 }
 

@@ -1,7 +1,10 @@
 //! `/ws`: snapshot, deltas, shared frames, limits.
 
 use app::model::ServerFrame;
+use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{WAIT, spawn_app, spawn_app_with, upserted, vehicle, vp_message};
 
@@ -130,13 +133,9 @@ async fn an_oversized_client_message_ends_that_connection_only() {
     polite.next_frame().await;
 
     rude.send_text(&"x".repeat(64 * 1024)).await;
-    // The server ends the connection (next_raw fails the test if it stays open).
-    loop {
-        match rude.next_raw().await {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-            Some(Ok(_)) => continue,
-        }
-    }
+    // The server says why before it ends the connection: 1009, message too big.
+    assert_eq!(close_code(&mut rude).await, Some(CloseCode::Size));
+    assert_eq!(app.stats.ws_client_errors.get(), 1);
 
     app.publish_position(8, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     polite.frame_where(|f| upserted(f, vehicle(8)).is_some()).await;
@@ -222,4 +221,45 @@ async fn only_pages_of_this_server_or_allowed_origins_may_open_the_feed() {
     assert_eq!(app.stats.ws_refused_origin.get(), 4);
     // Clients that are not browser pages send no Origin and are served.
     app.connect_past_snapshot().await;
+}
+
+/// The code of the close frame the server sends next; `None` if the connection ends
+/// without one (what clients see as 1006).
+async fn close_code(client: &mut crate::helpers::WsClient) -> Option<CloseCode> {
+    loop {
+        match client.next_raw().await {
+            Some(Ok(Message::Close(frame))) => return frame.map(|frame| frame.code),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_clients_close_is_echoed() {
+    let app = spawn_app().await;
+    let mut client = app.connect_past_snapshot().await;
+    let bye = CloseFrame { code: CloseCode::Normal, reason: "bye".into() };
+    client.stream.send(Message::Close(Some(bye))).await.expect("sends");
+    assert_eq!(close_code(&mut client).await, Some(CloseCode::Normal));
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_is_answered_with_close_1007() {
+    let app = spawn_app().await;
+    let mut client = app.connect_past_snapshot().await;
+    // A masked text frame whose payload is not UTF-8: no WebSocket library sends one, so
+    // it is written byte by byte (FIN + text, mask bit + length 2, mask key, payload).
+    let mask = [1u8, 2, 3, 4];
+    let payload = [0xffu8, 0xfe];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend(mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    match client.stream.get_mut() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => {
+            tokio::io::AsyncWriteExt::write_all(tcp, &frame).await.expect("writes")
+        }
+        _ => unreachable!("tests connect without TLS"),
+    }
+    assert_eq!(close_code(&mut client).await, Some(CloseCode::Invalid));
 }
