@@ -35,6 +35,11 @@ impl Ingest {
         Self { positions, stats }
     }
 
+    /// The counters this path writes to.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
     /// Takes a position that is already typed (a ksqlDB row), counting the outcome.
     pub fn position(&self, position: VehiclePosition, now: Instant) -> Upsert {
         let outcome = self.positions.upsert(position, now);

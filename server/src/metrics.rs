@@ -101,6 +101,8 @@ pub struct Stats {
     pub ws_client_errors: Counter,
     /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
     pub ws_client_messages_ignored: Counter,
+    /// Replays that stopped on an error (a missing or corrupt recording).
+    pub replay_failures: Counter,
     /// ksqlDB mode: rows that did not map to a position (counted, skipped).
     pub ksqldb_rows_rejected: Counter,
     /// ksqlDB mode: push-query sessions started (1 + reconnects).
@@ -190,6 +192,11 @@ impl Stats {
             "transit_ksqldb_sessions_total",
             "ksqlDB push-query sessions started.",
             self.ksqldb_sessions.get(),
+        );
+        counter(
+            "transit_replay_failures_total",
+            "Replays stopped by an error in the recording.",
+            self.replay_failures.get(),
         );
         counter(
             "transit_redis_keys_skipped_total",

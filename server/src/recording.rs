@@ -11,7 +11,7 @@
 //! A path ending in `.gz` is gzip-compressed.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -78,7 +78,14 @@ pub enum RecordingError {
     Hex,
     #[error("a message recorded at {at_ms} ms cannot be scheduled at replay speed {speed}")]
     Unschedulable { at_ms: u64, speed: f64 },
+    #[error("line {line} is longer than {MAX_LINE_BYTES} bytes: not a recording")]
+    LineTooLong { line: usize },
 }
+
+/// The longest line a recording may have. A recorded message is an HFP message (about a
+/// kilobyte) with its topic; this leaves ample room, and bounds what a file that is not a
+/// recording (`/dev/zero`) can make the reader hold.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
 
 /// Opens a recording for reading, decompressing `.gz` files.
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
@@ -90,15 +97,37 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     })
 }
 
-/// Reads every message of a recording, in order, stopping at the first bad line.
-pub fn read_all(reader: impl BufRead) -> impl Iterator<Item = Result<Recorded, RecordingError>> {
-    reader.lines().enumerate().filter_map(|(index, line)| match line {
-        Err(error) => Some(Err(error.into())),
-        Ok(line) if line.trim().is_empty() => None,
-        Ok(line) => Some(
-            serde_json::from_str(&line)
-                .map_err(|error| RecordingError::Line { line: index + 1, error }),
-        ),
+/// Reads every message of a recording, in order, stopping at the first bad line. No line
+/// longer than [`MAX_LINE_BYTES`] is ever held in memory.
+pub fn read_all(
+    mut reader: impl BufRead,
+) -> impl Iterator<Item = Result<Recorded, RecordingError>> {
+    let (mut number, mut line, mut done) = (0, Vec::new(), false);
+    std::iter::from_fn(move || {
+        while !done {
+            line.clear();
+            number += 1;
+            let limit = MAX_LINE_BYTES as u64 + 1;
+            match reader.by_ref().take(limit).read_until(b'\n', &mut line) {
+                Err(error) => {
+                    done = true;
+                    return Some(Err(error.into()));
+                }
+                Ok(0) => done = true,
+                Ok(_) if line.last() != Some(&b'\n') && line.len() > MAX_LINE_BYTES => {
+                    done = true;
+                    return Some(Err(RecordingError::LineTooLong { line: number }));
+                }
+                Ok(_) if line.trim_ascii().is_empty() => continue,
+                Ok(_) => {
+                    let parsed = serde_json::from_slice(&line)
+                        .map_err(|error| RecordingError::Line { line: number, error });
+                    done = parsed.is_err();
+                    return Some(parsed);
+                }
+            }
+        }
+        None
     })
 }
 
@@ -267,6 +296,23 @@ mod tests {
             .expect_err("no such directory");
         let text = format!("{error:#}");
         assert!(text.contains(&out.display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_an_error_and_is_never_read_whole() {
+        let good = r#"{"at_ms":1,"topic":"/a","payload":"x"}"#;
+        let input = format!("{good}\n{}", "0".repeat(10 * MAX_LINE_BYTES));
+        let results: Vec<_> = read_all(input.as_bytes()).collect();
+        assert!(results[0].is_ok());
+        assert!(matches!(results[1], Err(RecordingError::LineTooLong { line: 2 })));
+        assert_eq!(results.len(), 2, "reading stops there");
+        // Endless bytes without a newline, as /dev/zero gives: one error, bounded memory.
+        let zeros = std::io::BufReader::new(std::io::repeat(0));
+        let first = read_all(zeros).next();
+        assert!(matches!(first, Some(Err(RecordingError::LineTooLong { line: 1 }))));
+        // A line of exactly the limit is still a line.
+        let padded = format!("{good}{}\n", " ".repeat(MAX_LINE_BYTES - good.len()));
+        assert!(read_all(padded.as_bytes()).next().is_some_and(|r| r.is_ok()));
     }
 
     #[test]

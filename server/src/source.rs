@@ -55,7 +55,8 @@ impl Sink for Ingest {
 pub enum Source {
     Live(mqtt::MqttSource),
     Simulator(simulator::Simulator),
-    Replay(replay::Replay),
+    /// A recording; the readiness it clears if the recording cannot be played.
+    Replay(replay::Replay, Readiness),
     Ksqldb(crate::ksqldb::Bridge),
 }
 
@@ -79,7 +80,7 @@ impl Source {
         match self {
             Self::Live(_) => Feed::LiveHsl,
             Self::Simulator(_) => Feed::Simulator,
-            Self::Replay(_) => Feed::Replay,
+            Self::Replay(..) => Feed::Replay,
             Self::Ksqldb(_) => Feed::Ksqldb,
         }
     }
@@ -110,12 +111,13 @@ impl Source {
             }
             SourceKind::Replay => (
                 config.replay_file.clone().map(|path| {
-                    Source::Replay(replay::Replay::new(
+                    let replay = replay::Replay::new(
                         path,
                         config.replay_speed,
                         config.replay_loop,
                         config.replay_retime,
-                    ))
+                    );
+                    Source::Replay(replay, readiness.clone())
                 }),
                 Some("Replay of recorded positions (not live).".to_owned()),
             ),
@@ -150,11 +152,18 @@ impl Source {
             Self::Simulator(simulator) => {
                 simulator::run(simulator, Arc::new(ingest), shutdown).await
             }
-            Self::Replay(replay) => {
+            Self::Replay(replay, readiness) => {
                 let path = replay.path.display().to_string();
+                let stats = Arc::clone(ingest.stats());
                 match replay.run(Arc::new(ingest), shutdown).await {
                     Ok(delivered) => tracing::info!(%path, delivered, "Replay finished."),
-                    Err(error) => tracing::error!(%path, %error, "Replay failed."),
+                    Err(error) => {
+                        // Not ready: the server has no data coming, and /readyz and the
+                        // page's status say so instead of serving an empty map as fine.
+                        readiness.set(false);
+                        stats.replay_failures.inc();
+                        tracing::error!(%path, %error, "Replay failed.");
+                    }
                 }
             }
             Self::Ksqldb(bridge) => bridge.run(ingest, shutdown).await,

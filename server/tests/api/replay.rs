@@ -174,3 +174,29 @@ async fn a_looping_replay_starts_over_and_clears_the_previous_pass() {
     assert_eq!(sink.restarts.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(sink.delivered.load(std::sync::atomic::Ordering::SeqCst) >= per_pass * 2 + 10);
 }
+
+#[tokio::test]
+async fn a_replay_that_cannot_play_makes_the_server_not_ready_and_is_counted() {
+    let dir =
+        std::env::temp_dir().join(format!("transit-stream-bad-replays-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let corrupt_gzip = dir.join("corrupt.ndjson.gz");
+    std::fs::write(&corrupt_gzip, b"\x1f\x8b\x08\x00 this is not deflate").expect("writes");
+    let no_newline = dir.join("endless.ndjson");
+    std::fs::write(&no_newline, vec![b'0'; server::recording::MAX_LINE_BYTES + 10])
+        .expect("writes");
+    let bad_line = dir.join("bad-line.ndjson");
+    std::fs::write(&bad_line, "not a recorded message\n").expect("writes");
+
+    for path in [dir.join("missing.ndjson"), corrupt_gzip, no_newline, bad_line] {
+        let app = spawn_app_with(|config| {
+            config.source = SourceKind::Replay;
+            config.replay_file = Some(path.clone());
+        })
+        .await;
+        app.wait_until_ready(false).await;
+        assert_eq!(app.stats.replay_failures.get(), 1, "{}", path.display());
+        assert_eq!(app.get_json("/readyz").await.1["ready"], false);
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
