@@ -15,8 +15,11 @@
 //!
 //! Listing never uses `KEYS` (it blocks Redis for the whole keyspace): it walks the
 //! keyspace with `SCAN` (a fixed `MATCH` pattern, no user text) and fetches values in
-//! batches with `MGET`. One [`ConnectionManager`] is shared by every request and
-//! reconnects by itself after Redis restarts.
+//! batches. Values are fetched by a small Lua script ([`FETCH`]) rather than `GET`/`MGET`,
+//! so that a key of another type or a value of any size is reported by Redis, never
+//! transferred: one such key is a rejected value (counted), not a failed request.
+//! One [`ConnectionManager`] is shared by every request and reconnects by itself after
+//! Redis restarts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +27,6 @@ use std::time::Duration;
 use app::model::{DataSource, TransportMode, VehicleId, VehicleLookup, VehiclePosition};
 use app::ssr::{Backend, BackendError};
 use async_trait::async_trait;
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
 
@@ -37,6 +39,31 @@ const BATCH: usize = 500;
 /// this slow is a Redis that is not there.
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The largest value taken as a row: a `VEHICLE_LATEST` row is about half a kilobyte.
+const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// Fetches each key's value if it is a string of at most `ARGV[1]` bytes; otherwise says
+/// why not: 0 no such key, 1 another type, 2 too large. The keys are vehicle ids we built
+/// (`VehicleId` text), never request text. Run with `EVAL`: the script is small, and Redis
+/// caches it compiled.
+const FETCH: &str = "local limit = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'none' then out[i] = 0
+  elseif kind ~= 'string' then out[i] = 1
+  elseif redis.call('STRLEN', key) > limit then out[i] = 2
+  else out[i] = redis.call('GET', key) end
+end
+return out";
+
+/// What [`FETCH`] found under one key.
+enum Fetched {
+    Missing,
+    Value(String),
+    Rejected(&'static str),
+}
 
 /// Why Redis could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -88,11 +115,12 @@ impl RedisStore {
         Ok(Self { connection, stats })
     }
 
-    /// One vehicle. A stored value that does not parse counts as a miss (and is counted).
+    /// One vehicle. A stored value that is not a row (another type, too large, does not
+    /// parse) counts as a miss, and is counted.
     pub async fn vehicle(&self, id: VehicleId) -> Result<Option<VehiclePosition>, RedisStoreError> {
         let mut connection = self.connection.clone();
-        let value: Option<String> = connection.get(id.to_string()).await?;
-        Ok(value.and_then(|value| self.parse(id, &value)))
+        let fetched = fetch(&mut connection, &[id.to_string()]).await?;
+        Ok(fetched.into_iter().next().and_then(|found| self.take(id, found)))
     }
 
     /// Every vehicle in Redis. Offset keys and malformed values are skipped (and counted).
@@ -121,9 +149,9 @@ impl RedisStore {
                 .collect();
             for chunk in ids.chunks(BATCH) {
                 let keys: Vec<String> = chunk.iter().map(VehicleId::to_string).collect();
-                let values: Vec<Option<String>> = connection.mget(&keys).await?;
+                let fetched = fetch(&mut connection, &keys).await?;
                 positions.extend(
-                    chunk.iter().zip(values).filter_map(|(id, value)| self.parse(*id, &value?)),
+                    chunk.iter().zip(fetched).filter_map(|(id, found)| self.take(*id, found)),
                 );
             }
             cursor = next;
@@ -137,14 +165,48 @@ impl RedisStore {
         Ok(positions)
     }
 
-    fn parse(&self, id: VehicleId, value: &str) -> Option<VehiclePosition> {
-        parse_value(id, value)
-            .inspect_err(|error| {
-                self.stats.redis_values_rejected.inc();
-                tracing::debug!(vehicle.id = %id, %error, "Skipping a malformed Redis value.");
-            })
-            .ok()
+    /// The position a fetched value holds, if any. Rejections are counted and logged at
+    /// debug level only: a bad key is read on every request, and the count tells operators.
+    fn take(&self, id: VehicleId, found: Fetched) -> Option<VehiclePosition> {
+        let reason = match found {
+            Fetched::Missing => return None,
+            Fetched::Value(value) => match parse_value(id, &value) {
+                Ok(position) => return Some(position),
+                Err(error) => error.to_string(),
+            },
+            Fetched::Rejected(reason) => reason.to_owned(),
+        };
+        self.stats.redis_values_rejected.inc();
+        tracing::debug!(vehicle.id = %id, %reason, "Skipping a Redis value that is not a row.");
+        None
     }
+}
+
+/// Runs [`FETCH`] for `keys` (at most a batch): one round trip, bounded bytes.
+async fn fetch(
+    connection: &mut ConnectionManager,
+    keys: &[String],
+) -> Result<Vec<Fetched>, RedisStoreError> {
+    let replies: Vec<redis::Value> = redis::cmd("EVAL")
+        .arg(FETCH)
+        .arg(keys.len())
+        .arg(keys)
+        .arg(MAX_VALUE_BYTES)
+        .query_async(connection)
+        .await?;
+    Ok(replies
+        .into_iter()
+        .map(|reply| match reply {
+            redis::Value::Int(0) | redis::Value::Nil => Fetched::Missing,
+            redis::Value::Int(1) => Fetched::Rejected("not a string"),
+            redis::Value::Int(2) => Fetched::Rejected("larger than a row can be"),
+            redis::Value::BulkString(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Fetched::Value(text),
+                Err(_) => Fetched::Rejected("not UTF-8"),
+            },
+            _ => Fetched::Rejected("an unexpected reply"),
+        })
+        .collect())
 }
 
 /// A `VEHICLE_LATEST` row as ksqlDB's JSON value format writes it.

@@ -77,6 +77,36 @@ async fn listing_skips_the_sinks_offset_keys_and_malformed_values() {
 }
 
 #[tokio::test]
+async fn keys_of_another_type_or_huge_values_are_rejected_values_not_failed_requests() {
+    let redis = RedisServer::start();
+    redis.command(DB, &["SET", "0022/00001", &value(60.21, 1)]);
+    redis.command(DB, &["HSET", "0022/00002", "LAT", "60.2"]);
+    redis.command(DB, &["RPUSH", "0022/00003", "60.2"]);
+    let huge = format!("{}{}", value(60.24, 1), " ".repeat(2 * 1024 * 1024));
+    redis.command(DB, &["SET", "0022/00004", &huge]);
+    let app = spawn_app_with_redis(&redis).await;
+    for number in 2..=4 {
+        app.publish_position(number, "2026-11-24T06:00:00.000Z", 60.1, 24.9);
+    }
+
+    // Each bad key is a miss for Redis: the click is answered by the table, not a 503.
+    for id in ["0022/00002", "0022/00003", "0022/00004"] {
+        let response = app.lookup(id).await;
+        assert_eq!(response.status(), StatusCode::OK, "{id}");
+        let found: VehicleLookup = response.json().await.expect("a lookup");
+        assert_eq!(found.source, DataSource::Memory, "{id}");
+    }
+    assert_eq!(app.stats.redis_values_rejected.get(), 3);
+
+    let stats = Arc::new(Stats::default());
+    let store = RedisStore::new(&redis.url(DB), None, Arc::clone(&stats)).expect("valid URL");
+    let found = store.vehicles().await.expect("Redis answers");
+    let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
+    assert_eq!(ids, ["0022/00001"]);
+    assert_eq!(stats.redis_values_rejected.get(), 3);
+}
+
+#[tokio::test]
 async fn listing_walks_a_keyspace_larger_than_one_scan_batch() {
     let redis = RedisServer::start();
     let mut args = vec!["MSET".to_owned()];
