@@ -19,10 +19,11 @@ use app::ssr::Backend;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use tower_http::cors::{Any, CorsLayer};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::api_errors::{ApiFailure, ErrorBody, ErrorCode};
@@ -60,7 +61,13 @@ pub struct Stores {
 struct ApiDoc;
 
 /// The routes, to be merged into the app's router.
+///
+/// CORS, stated rather than left to chance: any site's scripts may *read* these
+/// endpoints (GET, no credentials: the data is public, CC BY 4.0, and nothing here depends
+/// on who asks), so the answer is `Access-Control-Allow-Origin: *` and never a credentials
+/// grant. The server function (`POST /api/vehicle`) is the map's own and gets no CORS.
 pub fn routes() -> axum::Router<AppState> {
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]);
     axum::Router::new()
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/api/vehicles", get(vehicles))
@@ -70,6 +77,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/ksqldb/vehicles", get(ksqldb_vehicles))
         .route("/api/ksqldb/vehicles/{operator}/{vehicle}", get(ksqldb_vehicle))
         .route("/api/stream", get(stream))
+        .layer(cors)
         .route("/docs", get(docs))
 }
 

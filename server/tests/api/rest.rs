@@ -217,3 +217,29 @@ async fn the_docs_page_needs_nothing_from_the_internet() {
     assert!(html.contains("/api/openapi.json"));
     assert!(!html.contains("https://") && !html.contains("http://"), "no external assets");
 }
+
+#[tokio::test]
+async fn other_sites_may_read_the_api_without_credentials_but_not_call_the_server_function() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(format!("{}/api/vehicles", app.url))
+        .header("origin", "https://other.example")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert!(!response.headers().contains_key("access-control-allow-credentials"));
+
+    // A browser asks before a cross-site form POST with a JSON body; it gets no grant.
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/vehicle", app.url))
+        .header("origin", "https://other.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("OPTIONS");
+    assert!(!preflight.headers().contains_key("access-control-allow-origin"));
+}
