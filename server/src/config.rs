@@ -77,6 +77,16 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
 
+    /// Most connections one client address may hold open at once (WebSockets included);
+    /// more are closed on arrival. 0 for no cap, as behind a reverse proxy, where every
+    /// connection comes from the proxy's address.
+    #[arg(
+        long,
+        env = "TRANSIT_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = defaults::MAX_CONNECTIONS_PER_ADDRESS
+    )]
+    pub max_connections_per_address: u32,
+
     /// Most browsers connected to `/ws` at once; more are refused with 503.
     #[arg(long, env = "TRANSIT_MAX_WS_CLIENTS", default_value_t = defaults::MAX_WS_CLIENTS)]
     pub max_ws_clients: u32,
@@ -215,6 +225,9 @@ mod defaults {
     /// Long enough for any real client on a slow mobile link; short enough that thousands
     /// of stalled connections cannot pile up.
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+    /// Far above a browser's handful of connections (six or so, plus its WebSocket), far
+    /// below what would starve everyone else of file descriptors.
+    pub const MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
     pub const MAX_WS_CLIENTS: u32 = 10_000;
 }
 
@@ -343,6 +356,7 @@ impl Config {
             vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,
             tick_ms: defaults::TICK_MS,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            max_connections_per_address: defaults::MAX_CONNECTIONS_PER_ADDRESS,
             max_ws_clients: defaults::MAX_WS_CLIENTS,
             ksqldb_url: None,
             ksqldb_apply_statements: false,

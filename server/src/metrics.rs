@@ -94,6 +94,8 @@ pub struct Stats {
     /// HTTP connections closed because a write made no progress in time: the client
     /// stopped reading.
     pub http_write_stalls: Counter,
+    /// Connections closed on arrival because their address had as many open as it may.
+    pub http_refused_per_address: Counter,
     /// Failures to accept a connection that were not the connection's own (such as running
     /// out of file descriptors).
     pub http_accept_errors: Counter,
@@ -243,6 +245,11 @@ impl Stats {
             "transit_http_write_stalls_total",
             "HTTP connections closed because the client stopped reading.",
             self.http_write_stalls.get(),
+        );
+        counter(
+            "transit_http_refused_per_address_total",
+            "Connections closed on arrival: their address was at its cap.",
+            self.http_refused_per_address.get(),
         );
         counter(
             "transit_http_accept_errors_total",

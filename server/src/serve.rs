@@ -9,6 +9,10 @@
 //! * **A deadline for writes.** A write that makes no progress within the same time
 //!   fails and ends the connection ([`Stalling`]): a client that stops reading cannot hold
 //!   a response, or a live stream and its place under the client cap, forever.
+//! * **A cap per client address.** One address may hold at most
+//!   [`Limits::per_address`] connections (WebSockets included) at once; beyond that a new
+//!   connection is closed as soon as it is accepted. One host cannot take every file
+//!   descriptor.
 //! * **A shutdown that ends.** On shutdown the listener closes, every connection is asked
 //!   to finish its current request and close, and whatever is still open after
 //!   [`Limits::grace`] is cut. A half-sent request can no longer keep the process alive
@@ -17,10 +21,12 @@
 //! Connections are tasks in one `JoinSet` owned by [`serve`], reaped as they end; upgraded
 //! WebSockets leave it at the upgrade and are owned by the application's task tracker.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -49,6 +55,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// For connections to finish once shutdown begins.
     pub grace: Duration,
+    /// Most connections open at once from one address; 0 for no cap (behind a proxy,
+    /// where every connection comes from the proxy).
+    pub per_address: usize,
 }
 
 /// Serves `router` on `listener` until `shutdown`, then drains the connections (see the
@@ -68,12 +77,20 @@ pub async fn serve(
 
     let mut connections = JoinSet::new();
     let mut last_logged: Option<Instant> = None;
+    let addresses = Addresses::new(limits.per_address);
     loop {
-        let stream = tokio::select! {
+        let (stream, place) = tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => match addresses.admit(peer.ip()) {
+                    Some(place) => (stream, place),
+                    None => {
+                        // Closed unread: the peer sees the connection end at once.
+                        stats.http_refused_per_address.inc();
+                        continue;
+                    }
+                },
                 Err(error) => {
                     accept_failed(&error, &mut last_logged, &stats).await;
                     continue;
@@ -82,7 +99,7 @@ pub async fn serve(
         };
         // Frames are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let stream = Stalling::new(stream, limits.timeout, Arc::clone(&stats));
+        let stream = Stalling::new(stream, limits.timeout, Arc::clone(&stats), place);
         let service = TowerToHyperService::new(router.clone());
         let (builder, shutdown, stats) = (builder.clone(), shutdown.clone(), Arc::clone(&stats));
         connections.spawn(async move {
@@ -142,16 +159,20 @@ async fn accept_failed(error: &io::Error, last_logged: &mut Option<Instant>, sta
 /// doc). The clock starts at the first write that cannot proceed and restarts with any
 /// progress, so a slow reader that keeps reading is served. It stays on the connection
 /// after a WebSocket upgrade, as a floor under the WebSocket task's own send timeout.
+///
+/// It also holds the connection's place under its address's cap: the socket outlives the
+/// HTTP connection when it becomes a WebSocket, and the place must too.
 struct Stalling<T> {
     inner: T,
     limit: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
     stats: Arc<Stats>,
+    _place: Place,
 }
 
 impl<T> Stalling<T> {
-    fn new(inner: T, limit: Duration, stats: Arc<Stats>) -> Self {
-        Self { inner, limit, stalled: None, stats }
+    fn new(inner: T, limit: Duration, stats: Arc<Stats>, place: Place) -> Self {
+        Self { inner, limit, stalled: None, stats, _place: place }
     }
 
     fn watch<R>(
@@ -224,5 +245,49 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stalling<T> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_shutdown(cx);
         this.watch(result, cx)
+    }
+}
+
+/// Open connections per client address, for the cap.
+#[derive(Clone)]
+struct Addresses {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    cap: usize,
+}
+
+impl Addresses {
+    fn new(cap: usize) -> Self {
+        Self { open: Arc::default(), cap }
+    }
+
+    /// A place for one more connection from `address`, or `None` at the cap.
+    fn admit(&self, address: IpAddr) -> Option<Place> {
+        if self.cap == 0 {
+            return Some(Place(None));
+        }
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(Place(Some((address, self.clone()))))
+    }
+}
+
+/// One connection's place under its address's cap, given back when dropped.
+struct Place(Option<(IpAddr, Addresses)>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let Some((address, addresses)) = self.0.take() else { return };
+        let mut open = addresses.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                // Addresses that come and go leave nothing behind.
+                open.remove(&address);
+            }
+        }
     }
 }

@@ -81,6 +81,8 @@ pub struct Application {
     hub: Arc<Hub>,
     tick: Duration,
     request_timeout: Duration,
+    /// `--max-connections-per-address`.
+    per_address: u32,
     source: Option<Source>,
     ingest: Ingest,
     stats: Arc<Stats>,
@@ -193,6 +195,7 @@ impl Application {
             hub,
             tick: config.tick(),
             request_timeout: config.request_timeout(),
+            per_address: config.max_connections_per_address,
             source,
             ingest,
             stats,
@@ -232,6 +235,7 @@ impl Application {
             hub,
             tick,
             request_timeout,
+            per_address,
             source,
             ingest,
             stats,
@@ -247,7 +251,11 @@ impl Application {
             );
         }
 
-        let limits = serve::Limits { timeout: request_timeout, grace: SHUTDOWN_GRACE };
+        let limits = serve::Limits {
+            timeout: request_timeout,
+            grace: SHUTDOWN_GRACE,
+            per_address: per_address as usize,
+        };
         let served = serve::serve(listener, router, shutdown.clone(), limits, stats).await;
         // The server may also have stopped on an I/O error: stop everything else too.
         shutdown.cancel();

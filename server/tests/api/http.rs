@@ -87,3 +87,36 @@ async fn a_half_sent_request_does_not_hold_up_shutdown() {
     read_until_closed(&mut half_sent).await;
     read_until_closed(&mut half_body).await;
 }
+
+/// Whether a fresh connection from this address is served: `/healthz` answered.
+async fn served(addr: &str) -> bool {
+    let mut stream = connect(addr).await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request).await.is_err() {
+        return false;
+    }
+    read_until_closed(&mut stream).await.starts_with("HTTP/1.1 200")
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_cap_of_connections_websockets_included() {
+    let app = spawn_app_with(|config| config.max_connections_per_address = 2).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    assert!(served(&addr).await, "under the cap");
+
+    let websocket = app.connect_past_snapshot().await;
+    let _silent = connect(&addr).await;
+    // A third is closed on arrival, unanswered.
+    assert!(!served(&addr).await, "at the cap");
+    assert!(app.stats.http_refused_per_address.get() >= 1);
+
+    // The WebSocket leaving gives its place back.
+    drop(websocket);
+    tokio::time::timeout(WAIT, async {
+        while !served(&addr).await {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the place is given back");
+}
