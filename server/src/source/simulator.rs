@@ -39,6 +39,11 @@ const OUT_OF_ORDER_PER_MILLE: u32 = 5;
 
 /// Metres between stops, on average.
 const STOP_SPACING_M: f64 = 500.0;
+/// The share of a warm fleet standing at a stop at any moment: a stop's mean dwell (19 s)
+/// against the time to the next one at cruising pace (about a minute). A new fleet starts
+/// with this share standing, partway through their dwell, so its first deltas look like
+/// those of a fleet that has run for hours.
+const STANDING_SHARE: f64 = 0.25;
 
 /// One MQTT message: what a broker would deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,15 +113,19 @@ impl Simulator {
                 let number = next_number.entry(route.operator).or_insert(100);
                 *number += 1;
                 let length = lines[line].length_m();
+                let progress_m = rng.random_range(0.0..length);
+                let standing = rng.random_bool(STANDING_SHARE);
                 Vehicle {
                     line,
                     number: *number,
                     direction: rng.random_range(1..=2),
-                    progress_m: rng.random_range(0.0..length),
+                    progress_m,
                     pace: rng.random_range(0.7..1.2),
                     delay_s: rng.random_range(-60.0..240.0),
-                    dwell_s: 0,
-                    next_stop_at_m: rng.random_range(0.0..STOP_SPACING_M),
+                    dwell_s: if standing { rng.random_range(1..30) } else { 0 },
+                    // Measured from where the vehicle is: a stop behind it would stop it
+                    // again at once, and again, until the stops caught up (minutes).
+                    next_stop_at_m: progress_m + rng.random_range(0.0..STOP_SPACING_M),
                     odometer_m: rng.random_range(0.0..50_000.0),
                     journey: rng.random_range(1..1_000),
                     start_ms: now_ms - rng.random_range(0..3_600_000),

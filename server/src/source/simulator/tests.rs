@@ -127,3 +127,26 @@ fn every_route_is_a_drawable_line_with_headsigns() {
         assert!(route.weight > 0 && route.cruise_mps > 0.0, "{}", route.route_id);
     }
 }
+
+/// The share of the fleet moving during `seconds` seconds from `start`, advancing it.
+fn moving_share(simulator: &mut Simulator, seconds: i64) -> f64 {
+    let Simulator { rng, lines, vehicles } = simulator;
+    let mut moving = 0;
+    for second in 0..seconds {
+        for vehicle in vehicles.iter_mut() {
+            vehicle.advance(&lines[vehicle.line], rng, T0 + second * 1_000);
+            moving += usize::from(vehicle.dwell_s == 0);
+        }
+    }
+    moving as f64 / (vehicles.len() as f64 * seconds as f64)
+}
+
+#[test]
+fn a_new_fleet_moves_like_one_that_has_run_for_twenty_minutes() {
+    let mut simulator = Simulator::new(1_000, 11, T0);
+    let fresh = moving_share(&mut simulator, 10);
+    moving_share(&mut simulator, 20 * 60);
+    let warm = moving_share(&mut simulator, 10);
+    assert!(warm > 0.5, "most of a warm fleet is on the move: {warm}");
+    assert!((fresh - warm).abs() < 0.1, "fresh {fresh:.2}, warm {warm:.2}");
+}
