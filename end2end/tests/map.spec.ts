@@ -214,13 +214,26 @@ test('without map tiles, the network is sketched under the vehicles', async ({ p
     const ratio = canvas.width / canvas.clientWidth;
     const context = canvas.getContext('2d')!;
     const vehicles = (window as any).transitVehicles() as { x: number; y: number }[];
+    // Other lines of the sketch, as pixel segments: where one crosses M1 the colours mix.
+    const others = network
+      .filter((l: any) => l.line !== 'M1' && l.line !== 'M2')
+      .flatMap((l: any) => {
+        const points = (l.path as [number, number][]).map((q) => map.latLngToContainerPoint(q));
+        return points.slice(1).map((q: any, i: number) => [points[i], q]);
+      });
+    const fromSegment = (p: any, [a, b]: any[]) => {
+      const [dx, dy] = [b.x - a.x, b.y - a.y];
+      const t = Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / (dx * dx + dy * dy || 1)));
+      return Math.hypot(a.x + t * dx - p.x, a.y + t * dy - p.y);
+    };
     const out: number[][] = [];
     for (let i = 1; i < 40; i++) {
       const t = i / 40;
       const [a, b] = [m1[0], m1[1]];
       const p = map.latLngToContainerPoint([a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]);
-      // Only where no vehicle is drawn over the line.
+      // Only where no vehicle is drawn over the line, and no other line crosses it.
       if (vehicles.some((v) => Math.hypot(v.x - p.x, v.y - p.y) < 12)) continue;
+      if (others.some((segment: any[]) => fromSegment(p, segment) < 8)) continue;
       out.push([...context.getImageData(Math.round(p.x * ratio), Math.round(p.y * ratio), 1, 1).data]);
     }
     return out;
