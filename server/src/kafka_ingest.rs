@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::{ConfigError, MqttArgs};
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, Upstream};
 use crate::source::Sink;
 use crate::source::mqtt::MqttSource;
 
@@ -124,8 +124,11 @@ impl Forwarder {
         let local_addr = listener
             .local_addr()
             .map_err(|source| IngestError::Bind { addr: args.bind, source })?;
-        let source =
-            MqttSource { broker, topic_filter: args.mqtt.topic, readiness: Readiness::default() };
+        let source = MqttSource {
+            broker,
+            topic_filter: args.mqtt.topic,
+            readiness: Readiness::waiting_for(Upstream::Mqtt),
+        };
         tracing::info!(brokers = %target.brokers, topic = %target.topic, "Producing to Kafka.");
         Ok(Self { source, sink, stats, listener, local_addr, fatal })
     }

@@ -230,7 +230,9 @@ pub async fn record(
             let source = mqtt::MqttSource {
                 broker: args.mqtt.broker()?,
                 topic_filter: args.mqtt.topic,
-                readiness: crate::readiness::Readiness::default(),
+                readiness: crate::readiness::Readiness::waiting_for(
+                    crate::readiness::Upstream::Mqtt,
+                ),
             };
             source.run(sink, stop).await;
         }

@@ -25,7 +25,7 @@ use app::model::Feed;
 
 use crate::config::{Config, SourceKind};
 use crate::ingest::Ingest;
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, Upstream};
 
 /// Where an HFP source delivers raw messages.
 #[async_trait]
@@ -97,7 +97,7 @@ impl Source {
         let broker = || config.mqtt.broker();
         let live = |broker| {
             // Not ready until subscribed: browsers are told the feed is stalled meanwhile.
-            readiness.set(false);
+            readiness.down(Upstream::Mqtt);
             Source::Live(mqtt::MqttSource {
                 broker,
                 topic_filter: config.mqtt.topic.clone(),
@@ -160,7 +160,7 @@ impl Source {
                     Err(error) => {
                         // Not ready: the server has no data coming, and /readyz and the
                         // page's status say so instead of serving an empty map as fine.
-                        readiness.set(false);
+                        readiness.down(Upstream::Replay);
                         stats.replay_failures.inc();
                         tracing::error!(%path, %error, "Replay failed.");
                     }

@@ -43,7 +43,7 @@ use crate::ingest::Ingest;
 use crate::ksqldb::{Bridge, KsqlBackend, KsqlClient, KsqlError};
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, Upstream};
 use crate::redis_store::{RedisStore, RedisStoreError};
 use crate::rest_api::{self, Stores};
 use crate::serve;
@@ -121,7 +121,7 @@ impl Application {
                 }
                 Some(url) => {
                     let client = KsqlClient::new(url)?;
-                    let readiness = Readiness::default();
+                    let readiness = Readiness::waiting_for(Upstream::Ksqldb);
                     let bridge = Bridge {
                         client: client.clone(),
                         stats: Arc::clone(&stats),
@@ -335,9 +335,10 @@ async fn count_api_responses(
 /// Readiness: 200 when the server has data to serve (always in embedded mode; in ksqlDB
 /// mode once the bridge has a snapshot), 503 while it has none or is reconnecting.
 async fn ready(State(readiness): State<Readiness>) -> impl IntoResponse {
-    let ready = readiness.is_ready();
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(serde_json::json!({ "ready": ready })))
+    let down = readiness.down_upstream();
+    let status = if down.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({ "ready": down.is_none(), "down": down.map(|u| u.as_str()) });
+    (status, axum::Json(body))
 }
 
 async fn metrics(State(stats): State<Arc<Stats>>) -> impl IntoResponse {

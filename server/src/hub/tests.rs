@@ -1,4 +1,5 @@
 use super::*;
+use crate::readiness::Upstream;
 use app::model::{TransportMode, VehicleId, VehiclePosition};
 
 fn hub() -> (Hub, Arc<LatestPositions>, Arc<Stats>) {
@@ -209,7 +210,7 @@ fn without_subscribers_ticks_still_drain_but_serialize_nothing() {
 #[test]
 fn clients_are_told_when_the_data_source_stalls_and_recovers() {
     let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
-    let readiness = Readiness::default();
+    let readiness = Readiness::waiting_for(Upstream::Ksqldb);
     let hub = Hub::new(positions, Arc::new(Stats::default()), readiness.clone());
     let (_, mut rx) = hub.subscribe();
     assert!(hub.stalled_status().is_some(), "a new client hears it is stalled");
@@ -217,14 +218,14 @@ fn clients_are_told_when_the_data_source_stalls_and_recovers() {
     hub.tick(Instant::now());
     assert!(rx.try_recv().is_err(), "no change, no frame");
 
-    readiness.set(true);
+    readiness.up();
     hub.tick(Instant::now());
     let frame = rx.try_recv().expect("a status frame");
     assert_eq!(frame.kind, FrameKind::Status);
     assert_eq!(parse(&frame), ServerFrame::Status { feed: FeedState::Live });
     assert!(hub.stalled_status().is_none());
 
-    readiness.set(false);
+    readiness.down(Upstream::Ksqldb);
     hub.tick(Instant::now());
     assert_eq!(
         parse(&rx.try_recv().expect("a status frame")),
@@ -235,18 +236,18 @@ fn clients_are_told_when_the_data_source_stalls_and_recovers() {
 #[test]
 fn a_client_joining_between_ticks_follows_the_announcements() {
     let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
-    let readiness = Readiness::default();
+    let readiness = Readiness::waiting_for(Upstream::Ksqldb);
     let hub = Hub::new(positions, Arc::new(Stats::default()), readiness.clone());
     // The source came up, and a client joins before the ticker noticed.
-    readiness.set(true);
+    readiness.up();
     let (_, mut rx) = hub.subscribe();
     assert!(hub.stalled_status().is_some(), "told the last announcement: stalled");
     // The source drops again before any tick: nothing changed for the hub...
-    readiness.set(false);
+    readiness.down(Upstream::Ksqldb);
     hub.tick(Instant::now());
     assert!(rx.try_recv().is_err());
     // ...and the client's view (stalled) was right all along. When it recovers:
-    readiness.set(true);
+    readiness.up();
     hub.tick(Instant::now());
     assert_eq!(
         parse(&rx.try_recv().expect("status")),

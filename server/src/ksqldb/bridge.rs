@@ -18,7 +18,7 @@ use super::client::{KsqlClient, KsqlError, PushQuery, RowResult};
 use super::sql;
 use crate::ingest::Ingest;
 use crate::metrics::Stats;
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, Upstream};
 use std::sync::Arc;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -81,7 +81,7 @@ impl Bridge {
             if self.readiness.is_ready() {
                 last_error = None;
             }
-            self.readiness.set(false);
+            self.readiness.down(Upstream::Ksqldb);
             match end {
                 End::Shutdown => break,
                 End::Failed(error) => {
@@ -166,7 +166,7 @@ impl Bridge {
             .filter(|position| position.timestamp_ms >= oldest_ms)
             .collect();
         ingest.snapshot(positions, Instant::now());
-        self.readiness.set(true);
+        self.readiness.up();
         tracing::info!("ksqlDB snapshot loaded; following changes.");
         loop {
             let row = tokio::select! {

@@ -17,7 +17,7 @@ use rumqttc::{
 use tokio_util::sync::CancellationToken;
 
 use super::Sink;
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, Upstream};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -193,17 +193,17 @@ impl MqttSource {
                 {
                     // Not ready, and loudly: reconnecting would not change the broker's mind.
                     tracing::error!(filter = %self.topic_filter, "The broker refused the subscription.");
-                    self.readiness.set(false);
+                    self.readiness.down(Upstream::Mqtt);
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
                     tracing::info!("Subscribed to the live feed.");
-                    self.readiness.set(true);
+                    self.readiness.up();
                     backoff = MIN_BACKOFF;
                     last_error = None;
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    self.readiness.set(false);
+                    self.readiness.down(Upstream::Mqtt);
                     let text = error.to_string();
                     if last_error.as_deref() != Some(text.as_str()) {
                         tracing::warn!(error = %text, "Live feed disconnected; reconnecting.");

@@ -188,6 +188,8 @@ async fn a_ksqldb_that_starts_late_leaves_the_server_up_and_not_ready_until_it_c
     assert_eq!(health.status(), StatusCode::OK, "the server itself is up");
     let ready = app.http.get(format!("{}/readyz", app.url)).send().await.expect("GET");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.expect("JSON");
+    assert_eq!((body["ready"].as_bool(), body["down"].as_str()), (Some(false), Some("ksqldb")));
     let click = app.lookup("0040/00412").await;
     assert_eq!(click.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(click.json::<ApiError>().await.expect("error"), ApiError::Unavailable);

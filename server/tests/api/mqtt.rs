@@ -43,6 +43,7 @@ async fn after_the_broker_restarts_the_source_reconnects_and_data_flows_again() 
 
     broker.kill();
     app.wait_until_ready(false).await;
+    assert_eq!(app.get_json("/readyz").await.1["down"], "mqtt", "it says what it waits for");
     // Browsers hear that the feed stalled.
     client.frame_where(|f| *f == ServerFrame::Status { feed: FeedState::Stalled }).await;
 
