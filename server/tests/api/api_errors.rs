@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with, vehicle, vp_message};
+use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with};
 
 /// Status, `error` code and whether a readable `message` came with it.
 async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
@@ -134,23 +134,11 @@ async fn a_stream_client_that_stops_reading_is_dropped_and_frees_its_place() {
 
     // Never reading from here on. Every round moves 3,000 vehicles onto another line, so
     // each JSON frame is ~600 KB: a few fill the socket, then the writes stall.
-    let (topic, payload) = vp_message(1, "2026-11-24T06:00:00.000Z", 60.0, 24.9);
-    let template = server::hfp::parse(&topic, payload.as_bytes())
-        .expect("valid")
-        .position()
-        .expect("a position");
     for round in 1..=200_u32 {
         if stats.ws_clients.get() == 0 {
             break;
         }
-        for number in 1..=3_000 {
-            let mut position = template.clone();
-            position.id = vehicle(number);
-            position.lat = 60.0 + f64::from(round) * 0.001;
-            position.timestamp_ms += i64::from(round) * 1_000;
-            position.line = Some(format!("{}", 500 + round % 2));
-            app.upsert(position);
-        }
+        app.move_fleet(3_000, round);
         let published = stats.frames_published.get();
         tokio::time::timeout(crate::helpers::WAIT, async {
             // Once the reader is dropped nobody listens, and the hub publishes nothing.

@@ -72,10 +72,24 @@ impl TestApp {
         assert!(self.publish(&topic, payload.as_bytes()), "test message is valid");
     }
 
-    /// Hands one already typed position to the server, as the ksqlDB bridge does: for
-    /// tests that need more positions than parsing could produce in time.
-    pub fn upsert(&self, position: app::model::VehiclePosition) {
-        self.ingest.position(position, std::time::Instant::now());
+    /// Moves buses `0022/1..=vehicles` to where `round` puts them, onto line 500 or 501
+    /// by turns, so that the next frame carries every one of them with its text: how tests
+    /// fill a client's buffers fast. The positions are handed over typed, as the ksqlDB
+    /// bridge does, because parsing could not produce them in time.
+    pub fn move_fleet(&self, vehicles: u32, round: u32) {
+        let (topic, payload) = vp_message(1, "2026-11-24T06:00:00.000Z", 60.0, 24.9);
+        let template = server::hfp::parse(&topic, payload.as_bytes())
+            .expect("a valid message")
+            .position()
+            .expect("with a position");
+        for number in 1..=vehicles {
+            let mut position = template.clone();
+            position.id = vehicle(number);
+            position.lat = 60.0 + f64::from(round) * 0.001;
+            position.timestamp_ms += i64::from(round) * 1_000;
+            position.line = Some(format!("{}", 500 + round % 2));
+            self.ingest.position(position, std::time::Instant::now());
+        }
     }
 
     pub async fn connect(&self) -> WsClient {

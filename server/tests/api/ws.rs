@@ -147,28 +147,16 @@ async fn a_client_that_stops_reading_is_resynced_from_a_snapshot_and_ends_up_cur
     // every vehicle is (~40 bytes each, ~200 KB a frame). A few dozen rounds fill the
     // socket buffers, after which the server's send for this client waits and the
     // broadcast channel (16 frames) runs past it. They must all happen within the
-    // server's send timeout (10 s): positions are handed over typed, not parsed.
+    // server's send timeout (10 s).
     const VEHICLES: u32 = 5_000;
     const ROUNDS: u32 = 80;
     let app = spawn_app().await;
     let mut client = app.connect_with_small_window().await;
-    let (topic, payload) = vp_message(1, "2026-11-24T06:00:00.000Z", 60.0, 24.9);
-    let template = server::hfp::parse(&topic, payload.as_bytes())
-        .expect("a valid message")
-        .position()
-        .expect("with a position");
 
     // Not reading from here on. Each round waits for the hub to publish it as its own frame.
     for round in 1..=ROUNDS {
         let published = app.stats.frames_published.get();
-        for number in 1..=VEHICLES {
-            let mut position = template.clone();
-            position.id = vehicle(number);
-            position.lat = 60.0 + f64::from(round) * 0.001;
-            position.timestamp_ms += i64::from(round) * 1_000;
-            position.line = Some(format!("{}", 500 + round % 2));
-            app.upsert(position);
-        }
+        app.move_fleet(VEHICLES, round);
         tokio::time::timeout(WAIT, async {
             while app.stats.frames_published.get() == published {
                 tokio::task::yield_now().await;
