@@ -14,7 +14,7 @@ use app::error::ApiError;
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -116,12 +116,7 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     let failure = ApiFailure(ApiError::from_status(status.as_u16())).into_response();
     let (ours, body) = failure.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        ours.headers
-            .get(header::CONTENT_TYPE)
-            .cloned()
-            .unwrap_or(HeaderValue::from_static("application/json")),
-    );
+    // Ours (the JSON content type) replace the framework's of the same name.
+    parts.headers.extend(ours.headers);
     Response::from_parts(parts, body)
 }

@@ -80,9 +80,8 @@ pub struct Application {
     router: Router,
     hub: Arc<Hub>,
     tick: Duration,
-    request_timeout: Duration,
-    /// `--max-connections-per-address`.
-    per_address: u32,
+    /// What every HTTP connection is held to (`serve`).
+    limits: serve::Limits,
     source: Option<Source>,
     ingest: Ingest,
     stats: Arc<Stats>,
@@ -194,8 +193,11 @@ impl Application {
             router,
             hub,
             tick: config.tick(),
-            request_timeout: config.request_timeout(),
-            per_address: config.max_connections_per_address,
+            limits: serve::Limits {
+                timeout: config.request_timeout(),
+                grace: SHUTDOWN_GRACE,
+                per_address: config.max_connections_per_address as usize,
+            },
             source,
             ingest,
             stats,
@@ -234,8 +236,7 @@ impl Application {
             router,
             hub,
             tick,
-            request_timeout,
-            per_address,
+            limits,
             source,
             ingest,
             stats,
@@ -251,11 +252,6 @@ impl Application {
             );
         }
 
-        let limits = serve::Limits {
-            timeout: request_timeout,
-            grace: SHUTDOWN_GRACE,
-            per_address: per_address as usize,
-        };
         let served = serve::serve(listener, router, shutdown.clone(), limits, stats).await;
         // The server may also have stopped on an I/O error: stop everything else too.
         shutdown.cancel();

@@ -168,9 +168,8 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
                     return End::ClientLeft;
                 }
                 Some(Err(error)) => {
-                    let Some(code) = close_code_for(error) else { return End::ClientLeft };
+                    let Some(close) = close_for(error) else { return End::ClientLeft };
                     context.stats.ws_client_errors.inc();
-                    let close = CloseFrame { code, reason: reason_for(code).into() };
                     let _ = send(&mut sink, Message::Close(Some(close)), context).await;
                     return End::ClientRefused;
                 }
@@ -189,24 +188,19 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
     }
 }
 
-/// The close code for what went wrong reading from a client, or `None` when the
+/// The close frame telling a client what went wrong reading from it, or `None` when the
 /// connection itself is gone (nothing can be told).
-fn close_code_for(error: axum::Error) -> Option<u16> {
+fn close_for(error: axum::Error) -> Option<CloseFrame> {
     let error = error.into_inner();
-    match error.downcast_ref::<tungstenite::Error>()? {
-        tungstenite::Error::Capacity(_) => Some(close_code::SIZE),
-        tungstenite::Error::Utf8(_) => Some(close_code::INVALID),
-        tungstenite::Error::Protocol(_) => Some(close_code::PROTOCOL),
-        _ => None,
-    }
-}
-
-fn reason_for(code: u16) -> &'static str {
-    match code {
-        close_code::SIZE => "message too large: this feed takes no messages",
-        close_code::INVALID => "text that is not UTF-8",
-        _ => "WebSocket protocol error",
-    }
+    let (code, reason) = match error.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => {
+            (close_code::SIZE, "message too large: this feed takes no messages")
+        }
+        tungstenite::Error::Utf8(_) => (close_code::INVALID, "text that is not UTF-8"),
+        tungstenite::Error::Protocol(_) => (close_code::PROTOCOL, "WebSocket protocol error"),
+        _ => return None,
+    };
+    Some(CloseFrame { code, reason: reason.into() })
 }
 
 async fn send(

@@ -2,9 +2,9 @@
 //! live stream clients are held to the same cap, gauge and reading duty as WebSockets.
 
 use reqwest::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, eventually, read_until_closed, spawn_app, spawn_app_with};
 
 /// Status, `error` code and whether a readable `message` came with it.
 async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
@@ -64,8 +64,7 @@ async fn a_server_function_body_over_the_limit_is_413_however_it_is_sent() {
         (StatusCode::PAYLOAD_TOO_LARGE, "too_large".into())
     );
     // Chunked: no length said up front.
-    let addr = app.url.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let mut stream = app.tcp().await;
     let mut request = b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
         Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
         .to_vec();
@@ -74,11 +73,7 @@ async fn a_server_function_body_over_the_limit_is_413_however_it_is_sent() {
     }
     request.extend(b"0\r\n\r\n");
     stream.write_all(&request).await.expect("writes");
-    let mut answer = String::new();
-    tokio::time::timeout(crate::helpers::WAIT, stream.read_to_string(&mut answer))
-        .await
-        .expect("answered")
-        .expect("readable");
+    let answer = read_until_closed(&mut stream).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains(r#""error":"too_large""#), "{answer}");
     assert_eq!(app.stats.api_server_errors.get(), 0);
@@ -124,10 +119,7 @@ async fn a_stream_client_that_stops_reading_is_dropped_and_frees_its_place() {
         config.request_timeout_ms = 500;
     })
     .await;
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket.set_recv_buffer_size(4 * 1024).expect("a small receive buffer");
-    let addr = app.url.trim_start_matches("http://").parse().expect("an address");
-    let mut reader = socket.connect(addr).await.expect("connects");
+    let mut reader = app.tcp_with_small_window().await;
     reader.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("writes");
     let stats = std::sync::Arc::clone(&app.stats);
     eventually("the stream is open", || stats.ws_clients.get() == 1).await;

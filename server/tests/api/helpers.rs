@@ -21,8 +21,21 @@ use tokio_util::sync::CancellationToken;
 /// Generous bound on anything a test waits for; a healthy run needs milliseconds.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Reads a raw connection until the server closes it; fails the test if it stays open.
+pub async fn read_until_closed(stream: &mut TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    String::from_utf8_lossy(&received).into_owned()
+}
+
 pub struct TestApp {
     pub url: String,
+    /// Where the server listens, for tests that speak TCP.
+    pub addr: std::net::SocketAddr,
     pub ws_url: String,
     ingest: Ingest,
     pub stats: Arc<Stats>,
@@ -44,6 +57,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let application = Application::build(config).await.expect("the application builds");
     let url = application.url();
+    let addr = application.local_addr();
     let ws_url = format!("ws://{}/ws", application.local_addr());
     let ingest = application.ingest();
     let stats = application.stats();
@@ -51,6 +65,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let server = tokio::spawn(application.run_until_stopped());
     TestApp {
         url,
+        addr,
         ws_url,
         ingest,
         stats,
@@ -141,14 +156,23 @@ impl TestApp {
         client
     }
 
-    /// A client whose socket takes in at most a few KiB unread, so that a test can make
-    /// the server's sends to it wait without first filling megabytes of kernel buffers.
-    pub async fn connect_with_small_window(&self) -> WsClient {
+    /// A raw TCP connection to the server, for tests that speak HTTP byte by byte.
+    pub async fn tcp(&self) -> TcpStream {
+        TcpStream::connect(self.addr).await.expect("connects")
+    }
+
+    /// A raw TCP connection that takes in at most a few KiB unread, so that a test can
+    /// make the server's sends to it wait without first filling megabytes of kernel
+    /// buffers.
+    pub async fn tcp_with_small_window(&self) -> TcpStream {
         let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
         socket.set_recv_buffer_size(4 * 1024).expect("a small receive buffer");
-        let addr = self.ws_url.trim_start_matches("ws://").trim_end_matches("/ws");
-        let tcp = socket.connect(addr.parse().expect("an address")).await.expect("connects");
-        let tcp = MaybeTlsStream::Plain(tcp);
+        socket.connect(self.addr).await.expect("connects")
+    }
+
+    /// A WebSocket client on [`TestApp::tcp_with_small_window`], past its snapshot.
+    pub async fn connect_with_small_window(&self) -> WsClient {
+        let tcp = MaybeTlsStream::Plain(self.tcp_with_small_window().await);
         let (stream, _) =
             tokio_tungstenite::client_async(self.ws_url.as_str(), tcp).await.expect("/ws accepts");
         let mut client = WsClient { stream, known: HashMap::new() };

@@ -3,38 +3,22 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{WAIT, spawn_app_with};
+use crate::helpers::{TestApp, WAIT, read_until_closed, spawn_app_with};
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(400);
-
-/// Reads until the server closes the connection; fails the test if it stays open.
-async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut received = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
-        .await
-        .expect("the server closes the connection")
-        .ok();
-    String::from_utf8_lossy(&received).into_owned()
-}
-
-async fn connect(addr: &str) -> TcpStream {
-    TcpStream::connect(addr).await.expect("connects")
-}
 
 #[tokio::test]
 async fn half_sent_silent_and_idle_connections_are_closed_after_the_header_timeout() {
     let app =
         spawn_app_with(|config| config.request_timeout_ms = HEADER_TIMEOUT.as_millis() as u64)
             .await;
-    let addr = app.url.trim_start_matches("http://").to_owned();
 
-    let mut half_sent = connect(&addr).await;
+    let mut half_sent = app.tcp().await;
     half_sent.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("writes");
-    let mut silent = connect(&addr).await;
-    let mut idle = connect(&addr).await;
+    let mut silent = app.tcp().await;
+    let mut idle = app.tcp().await;
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("writes");
     let started = Instant::now();
 
@@ -55,8 +39,7 @@ async fn a_request_body_that_never_arrives_is_answered_408_after_the_timeout() {
     let app =
         spawn_app_with(|config| config.request_timeout_ms = HEADER_TIMEOUT.as_millis() as u64)
             .await;
-    let addr = app.url.trim_start_matches("http://").to_owned();
-    let mut stream = connect(&addr).await;
+    let mut stream = app.tcp().await;
     stream
         .write_all(b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=")
         .await
@@ -69,13 +52,12 @@ async fn a_request_body_that_never_arrives_is_answered_408_after_the_timeout() {
 async fn a_half_sent_request_does_not_hold_up_shutdown() {
     // A header deadline far beyond the test's wait: only the shutdown can end the request.
     let app = spawn_app_with(|config| config.request_timeout_ms = 600_000).await;
-    let addr = app.url.trim_start_matches("http://").to_owned();
-    let mut half_sent = connect(&addr).await;
+    let mut half_sent = app.tcp().await;
     half_sent
         .write_all(b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nContent-Le")
         .await
         .expect("writes");
-    let mut half_body = connect(&addr).await;
+    let mut half_body = app.tcp().await;
     half_body
         .write_all(b"POST /api/vehicle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=")
         .await
@@ -89,8 +71,8 @@ async fn a_half_sent_request_does_not_hold_up_shutdown() {
 }
 
 /// Whether a fresh connection from this address is served: `/healthz` answered.
-async fn served(addr: &str) -> bool {
-    let mut stream = connect(addr).await;
+async fn served(app: &TestApp) -> bool {
+    let mut stream = app.tcp().await;
     let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     if stream.write_all(request).await.is_err() {
         return false;
@@ -101,19 +83,18 @@ async fn served(addr: &str) -> bool {
 #[tokio::test]
 async fn one_address_holds_at_most_its_cap_of_connections_websockets_included() {
     let app = spawn_app_with(|config| config.max_connections_per_address = 2).await;
-    let addr = app.url.trim_start_matches("http://").to_owned();
-    assert!(served(&addr).await, "under the cap");
+    assert!(served(&app).await, "under the cap");
 
     let websocket = app.connect_past_snapshot().await;
-    let _silent = connect(&addr).await;
+    let _silent = app.tcp().await;
     // A third is closed on arrival, unanswered.
-    assert!(!served(&addr).await, "at the cap");
+    assert!(!served(&app).await, "at the cap");
     assert!(app.stats.http_refused_per_address.get() >= 1);
 
     // The WebSocket leaving gives its place back.
     drop(websocket);
     tokio::time::timeout(WAIT, async {
-        while !served(&addr).await {
+        while !served(&app).await {
             tokio::task::yield_now().await;
         }
     })
