@@ -5,7 +5,9 @@
  * format shows up here as a failing browser test, not as silently different figures.
  */
 
-export const VERSION = 1;
+export const VERSION = 2;
+/** Format versions this file can write: builds under comparison may read an older one. */
+export type Version = 1 | 2;
 const KIND = { snapshot: 0, delta: 1, status: 2 } as const;
 const FLAG = { heading: 1, delay: 2, about: 4, line: 8, headsign: 16 } as const;
 const MODES: Record<string, number> = { bus: 0, tram: 1, train: 2, ferry: 3, metro: 4, ubus: 5, robot: 6 };
@@ -63,12 +65,24 @@ function packedId(id: string): number {
   return operator * 100_000 + vehicle;
 }
 
-/** A snapshot or delta frame; `described` says whether each marker carries its mode and text. */
-function records(kind: number, seq: number, markers: WireMarker[], described: boolean, w: Writer): void {
+/**
+ * A snapshot or delta frame; `described` says whether each marker carries its mode and text,
+ * `receivedMs` is a version 2 delta's receipt time.
+ */
+function records(
+  kind: number,
+  seq: number,
+  markers: WireMarker[],
+  described: boolean,
+  w: Writer,
+  version: Version,
+  receivedMs?: number,
+): void {
   const base = markers[0]?.ts ?? 0;
-  w.u8(VERSION);
+  w.u8(version);
   w.u8(kind);
   w.varint(seq);
+  if (version >= 2 && receivedMs !== undefined) w.varint(receivedMs);
   w.zigzag(base);
   w.varint(markers.length);
   for (const m of markers) {
@@ -95,16 +109,19 @@ function records(kind: number, seq: number, markers: WireMarker[], described: bo
   }
 }
 
-export function encodeSnapshot(seq: number, markers: WireMarker[]): Buffer {
+export function encodeSnapshot(seq: number, markers: WireMarker[], version: Version = VERSION): Buffer {
   const w = new Writer();
-  records(KIND.snapshot, seq, markers, true, w);
+  records(KIND.snapshot, seq, markers, true, w, version);
   return w.done();
 }
 
-/** A delta of vehicles the receiver already knows (nothing about them changed but place). */
-export function encodeDelta(seq: number, moved: WireMarker[]): Buffer {
+/**
+ * A delta of vehicles the receiver already knows (nothing about them changed but place),
+ * received by the (synthetic) server at `receivedMs`.
+ */
+export function encodeDelta(seq: number, moved: WireMarker[], receivedMs: number, version: Version = VERSION): Buffer {
   const w = new Writer();
-  records(KIND.delta, seq, moved, false, w);
+  records(KIND.delta, seq, moved, false, w, version, receivedMs);
   w.varint(0); // nothing removed
   return w.done();
 }
@@ -126,6 +143,7 @@ export function readHeader(frame: Buffer): { kind: 'snapshot' | 'delta' | 'statu
   if (kind === KIND.status) return { kind: 'status', seq: 0, vehicles: 0 };
   if (kind !== KIND.snapshot && kind !== KIND.delta) throw new Error(`unknown kind ${kind}`);
   const seq = varint();
+  if (kind === KIND.delta) varint(); // receipt time
   varint(); // base time
   return { kind: kind === KIND.snapshot ? 'snapshot' : 'delta', seq, vehicles: varint() };
 }

@@ -41,9 +41,12 @@ scripts/build-site.sh
 cargo build --locked -p server --bin transit-stream
 
 # The benchmark feeds each page frames in the encoding its build reads: builds from before
-# the binary /ws frames (app/src/wire.rs) read JSON.
-base_wire=binary
-git cat-file -e "$base_commit:app/src/wire.rs" 2>/dev/null || base_wire=json
+# the binary /ws frames (app/src/wire.rs) read JSON, others the version their wire.rs names.
+if git cat-file -e "$base_commit:app/src/wire.rs" 2>/dev/null; then
+  base_wire=$(git show "$base_commit:app/src/wire.rs" | sed -n 's/^pub const VERSION: u8 = \([0-9]*\);$/\1/p')
+else
+  base_wire=json
+fi
 
 step "Measuring"
 BENCH_BASE_BIN="$tree/target/debug/transit-stream" BENCH_BASE_SITE="$tree/target/site" \

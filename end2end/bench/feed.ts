@@ -15,10 +15,10 @@ const BOX = { south: 60.1, north: 60.3, west: 24.7, east: 25.2 };
 const MODES: [string, number][] = [['bus', 0.8], ['tram', 0.1], ['train', 0.05], ['metro', 0.03], ['ferry', 0.02]];
 const HEADSIGNS = ['Kamppi', 'Rautatientori', 'Itäkeskus', 'Pasila', 'Munkkiniemi', 'Kauppatori', 'Tapiola'];
 
-import { encodeDelta, encodeSnapshot, type WireMarker } from '../wire';
+import { encodeDelta, encodeSnapshot, VERSION, type Version, type WireMarker } from '../wire';
 
-/** The frame encoding a build's page reads. */
-export type Wire = 'binary' | 'json';
+/** The frame encoding a build's page reads: JSON, or the binary format at a version. */
+export type Wire = Version | 'json';
 
 type Vehicle = { id: string; lat: number; lon: number; heading: number; speed: number; mode: string; line: string; to: string; delay: number };
 
@@ -40,7 +40,7 @@ export class SyntheticFleet {
   constructor(
     size: number,
     private readonly ticksPerSecond: number,
-    private readonly wire: Wire,
+    private readonly wire: Wire = VERSION,
     seed = 2026,
   ) {
     this.next = random(seed);
@@ -66,7 +66,7 @@ export class SyntheticFleet {
   snapshot(nowMs: number): string | Buffer {
     const seq = ++this.seq;
     const vehicles = this.vehicles.map((v) => marker(v, nowMs));
-    return this.wire === 'binary' ? encodeSnapshot(seq, vehicles) : JSON.stringify({ type: 'snapshot', seq, vehicles });
+    return this.wire === 'json' ? JSON.stringify({ type: 'snapshot', seq, vehicles }) : encodeSnapshot(seq, vehicles, this.wire);
   }
 
   /** The next tick: the vehicles whose turn it is move one second on and report. */
@@ -79,7 +79,9 @@ export class SyntheticFleet {
       this.advance(v);
       upserts.push(marker(v, nowMs));
     }
-    return this.wire === 'binary' ? encodeDelta(seq, upserts) : JSON.stringify({ type: 'delta', seq, upserts, removed: [] });
+    return this.wire === 'json'
+      ? JSON.stringify({ type: 'delta', seq, upserts, removed: [] })
+      : encodeDelta(seq, upserts, nowMs, this.wire);
   }
 
   /** One second of driving: a gentle turn, and back into the box at its edges. */

@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { root, startProcess, type Running } from '../server';
 import { SyntheticFleet, type Wire } from './feed';
+import { VERSION } from '../wire';
 
 // The smoke pass (`BENCH_SMOKE=1`, run by scripts/test.sh) only proves the benchmark still
 // works: a small fleet, one pair, one scenario, a few deltas. Its figures mean nothing.
@@ -40,10 +41,11 @@ const builds: Build[] = [
     name: 'baseline',
     binary: need('BENCH_BASE_BIN'),
     site: need('BENCH_BASE_SITE'),
-    // Builds before the binary frames read JSON; scripts/bench-browser.sh says which.
-    wire: process.env.BENCH_BASE_WIRE === 'json' ? 'json' : 'binary',
+    // Builds before the binary frames read JSON, older binary ones an older version;
+    // scripts/bench-browser.sh says which.
+    wire: baseWire(process.env.BENCH_BASE_WIRE),
   },
-  { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE'), wire: 'binary' },
+  { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE'), wire: VERSION },
 ];
 
 /** Where the map looks: the start view, the whole region (every vehicle in view), streets. */
@@ -66,6 +68,13 @@ type Run = {
   longestTaskMs: number;
   heapMb: number;
 };
+
+/** `json`, or the binary format version the baseline reads (the current one by default). */
+function baseWire(named: string | undefined): Wire {
+  if (named === 'json') return 'json';
+  if (named === '1') return 1;
+  return VERSION;
+}
 
 function need(name: string): string {
   const value = process.env[name];

@@ -3,7 +3,8 @@
 //! survives a noisy, shared 2-core box. Absolute numbers are printed for context only.
 //!
 //! ```sh
-//! cargo bench -p server --bench hot_paths
+//! cargo bench -p server --bench hot_paths            # `-- --smoke`: one pair, to see it run
+//! cargo bench -p server --bench hot_paths -- --json target/bench/hot_paths.json
 //! ```
 //!
 //! Goals (from the project's performance research):
@@ -18,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::model::{Marker, ServerFrame, VehicleId, VehiclePosition};
@@ -31,6 +32,15 @@ use server::readiness::Readiness;
 use server::source::simulator::{HfpMessage, SLOTS, Simulator};
 
 const PAIRS: usize = 7;
+
+/// Pairs to run: [`PAIRS`], or one with `--smoke` (the test command's check that the
+/// benchmark still runs; its figures mean nothing).
+/// Every comparison's figures, written as JSON at the end with `--json PATH`.
+static RESULTS: Mutex<Vec<serde_json::Value>> = Mutex::new(Vec::new());
+
+fn pairs() -> usize {
+    if std::env::args().any(|arg| arg == "--smoke") { 1 } else { PAIRS }
+}
 const T0: i64 = 1_795_500_000_000;
 
 fn main() {
@@ -80,7 +90,7 @@ fn main() {
     let hub = Hub::new(Arc::clone(&table), Arc::new(Stats::default()), Readiness::ready());
     let mut receivers: Vec<_> = (0..CLIENTS).map(|_| hub.subscribe().1).collect();
     let moved: Vec<VehiclePosition> = positions.iter().take(1_500).cloned().collect();
-    wire_against_json(&moved);
+    let sizes = wire_against_json(&moved);
     let mut timestamp = 0;
     compare(
         "deliver one 1,500-vehicle delta to 1,000 clients",
@@ -110,12 +120,28 @@ fn main() {
             }
         },
     );
+    let json_path = std::env::args().skip_while(|arg| arg != "--json").nth(1);
+    if let Some(path) = json_path {
+        let results = std::mem::take(&mut *RESULTS.lock().unwrap_or_else(|e| e.into_inner()));
+        let out = serde_json::json!({
+            "comparisons": results,
+            "delta_bytes_1500_moved": sizes,
+        });
+        let written = serde_json::to_string_pretty(&out)
+            .map_err(std::io::Error::other)
+            .and_then(|text| std::fs::write(&path, text));
+        if let Err(error) = written {
+            eprintln!("could not write {path}: {error}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Encoding one delta, binary against the JSON frame `/ws` sent before, and their sizes.
-fn wire_against_json(moved: &[VehiclePosition]) {
+fn wire_against_json(moved: &[VehiclePosition]) -> serde_json::Value {
     let markers: Vec<Marker> = moved.iter().map(VehiclePosition::marker).collect();
-    let encode = |described: bool| wire::delta(1, markers.iter().map(|m| (m, described)), &[]);
+    let encode =
+        |described: bool| wire::delta(1, T0 as u64, markers.iter().map(|m| (m, described)), &[]);
     let json = || {
         let frame = ServerFrame::Delta { seq: 1, upserts: markers.clone(), removed: Vec::new() };
         serde_json::to_vec(&frame).unwrap_or_default()
@@ -139,6 +165,7 @@ fn wire_against_json(moved: &[VehiclePosition]) {
         text as f64 / moving as f64,
         if text >= 3 * moving { "met" } else { "MISSED" },
     );
+    serde_json::json!({ "binary": moving, "binary_described": described, "json": text })
 }
 
 fn messages(vehicles: u32, seconds: i64) -> Vec<HfpMessage> {
@@ -157,7 +184,7 @@ enum Goal {
     AtMost(f64),
 }
 
-/// Runs candidate and baseline alternately, `PAIRS` times after one warm-up each, and prints
+/// Runs candidate and baseline alternately, [`pairs`] times after one warm-up each, and prints
 /// the median time per operation of each and the ratio of the medians.
 fn compare(
     name: &str,
@@ -168,8 +195,8 @@ fn compare(
 ) {
     candidate();
     baseline();
-    let (mut a, mut b) = (Vec::with_capacity(PAIRS), Vec::with_capacity(PAIRS));
-    for _ in 0..PAIRS {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..pairs() {
         let start = Instant::now();
         candidate();
         a.push(start.elapsed());
@@ -187,6 +214,14 @@ fn compare(
         per_op(a),
         per_op(b),
     );
+    RESULTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(serde_json::json!({
+        "name": name,
+        "candidate_ns_per_op": per_op(a),
+        "baseline_ns_per_op": per_op(b),
+        "ratio": ratio,
+        "goal_at_most": limit,
+        "met": ratio <= limit,
+    }));
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

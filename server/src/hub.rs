@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 use app::model::{FeedState, ServerFrame};
 use app::wire;
 use axum::body::Bytes;
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock;
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 use crate::readiness::Readiness;
+use crate::ws;
 
 /// Frames a client may fall behind before it is resynced. At a 250 ms tick this is four
 /// seconds: room for a browser tab that stalls briefly, while a client that stays behind
@@ -43,33 +44,40 @@ pub struct Frame {
 
 #[derive(Debug)]
 struct Body {
-    /// The `/ws` encoding, made with the frame: browsers are nearly always connected.
-    binary: Bytes,
+    /// The `/ws` encoding as a complete WebSocket message, made with the frame: browsers
+    /// are nearly always connected.
+    message: Bytes,
     /// The frame itself, kept for its JSON form.
     frame: ServerFrame,
     /// `/api/stream`'s JSON text, serialized by the first stream client to need it.
-    json: OnceLock<Utf8Bytes>,
+    json: OnceLock<Bytes>,
 }
 
 impl Frame {
     fn new(kind: FrameKind, seq: u64, binary: Vec<u8>, frame: ServerFrame) -> Self {
-        let body = Body { binary: Bytes::from(binary), frame, json: OnceLock::new() };
+        let message = ws::binary_message(&binary);
+        let body = Body { message, frame, json: OnceLock::new() };
         Self { kind, seq, body: Arc::new(body) }
     }
 
-    /// The compact binary form (`app::wire`), as `/ws` sends it.
+    /// The compact binary form (`app::wire`).
     pub fn binary(&self) -> Bytes {
-        self.body.binary.clone()
+        ws::payload_of(&self.body.message)
+    }
+
+    /// The binary form framed as a WebSocket message, as `/ws` writes it.
+    pub fn ws_message(&self) -> Bytes {
+        self.body.message.clone()
     }
 
     /// The JSON form (`ServerFrame`), as `/api/stream` sends it.
-    pub fn json(&self) -> Utf8Bytes {
+    pub fn json(&self) -> Bytes {
         self.body
             .json
             .get_or_init(|| {
-                // Serializing our own types into a String cannot fail: no maps with
-                // non-string keys, no floats JSON cannot hold (the parser admits none).
-                Utf8Bytes::from(serde_json::to_string(&self.body.frame).unwrap_or_default())
+                // Serializing our own types cannot fail: no maps with non-string keys, no
+                // floats JSON cannot hold (the parser admits none).
+                Bytes::from(serde_json::to_vec(&self.body.frame).unwrap_or_default())
             })
             .clone()
     }
@@ -171,8 +179,12 @@ impl Hub {
             return;
         }
         let (seq, removed) = (changes.seq, changes.removed);
+        let received_ms = changes.since.map_or(0, |since| {
+            let age = now.saturating_duration_since(since).as_millis();
+            u64::try_from(clock::now_ms()).unwrap_or(0).saturating_sub(age as u64)
+        });
         let upserts = changes.upserts.iter().map(|c| (&c.marker, c.described));
-        let binary = wire::delta(seq, upserts, &removed);
+        let binary = wire::delta(seq, received_ms, upserts, &removed);
         let upserts = changes.upserts.into_iter().map(|c| c.marker).collect();
         let frame =
             Frame::new(FrameKind::Delta, seq, binary, ServerFrame::Delta { seq, upserts, removed });

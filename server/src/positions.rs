@@ -34,6 +34,9 @@ pub struct Changes {
     pub seq: u64,
     pub upserts: Vec<Changed>,
     pub removed: Vec<VehicleId>,
+    /// When the oldest of these upserts was received (`None` if there are none): how
+    /// stale the delta is by the time it reaches a client.
+    pub since: Option<Instant>,
 }
 
 /// One vehicle in a change set.
@@ -68,6 +71,8 @@ struct Table {
     described: HashSet<VehicleId>,
     /// Vehicles dropped by [`LatestPositions::replace_all`] since the last drain.
     dropped: Vec<VehicleId>,
+    /// When the first change since the last drain was received.
+    since: Option<Instant>,
     /// Number of the last drain: a snapshot taken now reflects at least this state.
     seq: u64,
 }
@@ -83,11 +88,12 @@ struct Entry {
 impl Table {
     fn upsert(&mut self, position: VehiclePosition, now: Instant) -> Upsert {
         let id = position.id;
-        let Table { vehicles, dirty, described, .. } = self;
+        let Table { vehicles, dirty, described, since, .. } = self;
         match vehicles.get_mut(&id) {
             None => {
                 vehicles.insert(id, Entry { position, heard_at: now });
                 dirty.insert(id);
+                since.get_or_insert(now);
                 described.insert(id);
                 Upsert::Inserted
             }
@@ -107,6 +113,7 @@ impl Table {
                 entry.position = position;
                 if marker_changed {
                     dirty.insert(id);
+                    since.get_or_insert(now);
                     Upsert::Moved
                 } else {
                     Upsert::Refreshed
@@ -192,7 +199,7 @@ impl LatestPositions {
     /// previous drain, or `None` when nothing did (the sequence then stays put).
     pub fn drain_changes(&self, now: Instant) -> Option<Changes> {
         let mut table = self.lock();
-        let Table { vehicles, dirty, described, dropped, seq } = &mut *table;
+        let Table { vehicles, dirty, described, dropped, since, seq } = &mut *table;
         let ttl = self.ttl;
         // A vehicle dropped by a snapshot may be back already: then it is an upsert only.
         let mut removed: Vec<VehicleId> =
@@ -209,6 +216,9 @@ impl LatestPositions {
         if dirty.is_empty() && removed.is_empty() {
             return None;
         }
+        // Taken even when every dirty vehicle expired meanwhile: the next change starts
+        // its own clock.
+        let since = since.take().filter(|_| !dirty.is_empty());
         let upserts = dirty
             .drain()
             .filter_map(|id| {
@@ -220,7 +230,7 @@ impl LatestPositions {
         // is for certainty, not for a known case.
         described.clear();
         *seq += 1;
-        Some(Changes { seq: *seq, upserts, removed })
+        Some(Changes { seq: *seq, upserts, removed, since })
     }
 }
 

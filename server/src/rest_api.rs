@@ -228,7 +228,7 @@ impl Feed {
         }
         let frame = self.frames.next().await?;
         self.newline_due = true;
-        Some(frame.json().into())
+        Some(frame.json())
     }
 }
 

@@ -7,18 +7,29 @@
 //! message larger than [`MAX_CLIENT_MESSAGE`] (1009), text that is not UTF-8 (1007) or a
 //! broken frame (1002) is answered with its code before the connection ends.
 
+mod framing;
+mod upgrade;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::body::Bytes;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{MissedTickBehavior, timeout};
+use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+
+pub use framing::{binary_message, payload_of};
 
 use crate::hub::Hub;
 use crate::metrics::Stats;
@@ -31,9 +42,17 @@ pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pings keep idle proxies from closing the connection and reveal dead peers.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
-/// Bytes tungstenite may buffer for one client before a send fails: above the largest
-/// snapshot (a few hundred KiB at peak), far below anything that threatens the server.
-const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+/// What tungstenite reads from a client at a time, and zero-fills before each read: the
+/// loop polls the client after every frame it sends, and clients send next to nothing.
+/// (tungstenite's default, 128 KiB, made a third of the server's CPU a memset at 5,000
+/// clients, and was most of each connection's memory.)
+const READ_BUFFER: usize = 1024;
+/// What tungstenite itself writes is control frames (pongs, close frames, pings); the
+/// feed's messages bypass it ([`framing`]).
+const MAX_WRITE_BUFFER: usize = 16 * 1024;
+
+/// The socket of one `/ws` client.
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// What every connection needs from the server.
 #[derive(Debug, Clone)]
@@ -92,13 +111,9 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// The `/ws` route.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
+pub async fn upgrade(State(state): State<AppState>, request: Request) -> Response {
     let context = state.ws;
-    if !origin_allowed(&headers, &context.allowed_origins) {
+    if !origin_allowed(request.headers(), &context.allowed_origins) {
         context.stats.ws_refused_origin.inc();
         return (StatusCode::FORBIDDEN, "This page's origin may not open the live feed.")
             .into_response();
@@ -106,15 +121,38 @@ pub async fn upgrade(
     if context.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is shutting down.").into_response();
     }
+    let accepted = match upgrade::accept(request) {
+        Ok(accepted) => accepted,
+        Err(refused) => return refused.into_response(),
+    };
     let Some(slot) = context.take_slot() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "Too many live connections; try again soon.")
             .into_response();
     };
     let tracker = context.tracker.clone();
-    ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| tracker.track_future(serve(socket, context, slot)))
+    // The connection is handed over only after hyper has sent the 101 below, so the task
+    // waits for it; the tracker lets shutdown wait for its close frame.
+    tracker.spawn(async move {
+        match accepted.connection.await {
+            Ok(upgraded) => {
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER)
+                    .write_buffer_size(0)
+                    .max_write_buffer_size(MAX_WRITE_BUFFER)
+                    .max_message_size(Some(MAX_CLIENT_MESSAGE))
+                    .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                serve(socket, context, slot).await;
+            }
+            Err(error) => tracing::debug!(%error, "A WebSocket upgrade did not complete."),
+        }
+    });
+    accepted.response
 }
 
 /// Why a connection ended, for the log.
@@ -128,14 +166,21 @@ enum End {
     SendFailed,
 }
 
-async fn serve(socket: WebSocket, context: WsContext, _slot: ClientSlot) {
+async fn serve(socket: Socket, context: WsContext, _slot: ClientSlot) {
     context.stats.ws_accepted.inc();
     let end = feed(socket, &context).await;
     tracing::debug!(?end, "WebSocket client finished.");
 }
 
-async fn feed(socket: WebSocket, context: &WsContext) -> End {
-    let (mut sink, mut incoming) = socket.split();
+/// What woke the feed loop.
+enum Event {
+    Shutdown,
+    Frame(Option<crate::hub::Frame>),
+    FromClient(Option<Result<Message, tungstenite::Error>>),
+    Ping,
+}
+
+async fn feed(mut socket: Socket, context: &WsContext) -> End {
     let mut frames = context.hub.follow();
 
     let mut ping = tokio::time::interval(PING_INTERVAL);
@@ -144,45 +189,49 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
 
     loop {
         // Biased towards shutdown, so a busy feed cannot postpone the close frame.
-        let message = tokio::select! {
+        let event = tokio::select! {
             biased;
-            _ = context.shutdown.cancelled() => {
-                let close = CloseFrame {
-                    code: close_code::AWAY,
-                    reason: "server shutting down".into(),
-                };
-                let _ = send(&mut sink, Message::Close(Some(close)), context).await;
+            _ = context.shutdown.cancelled() => Event::Shutdown,
+            frame = frames.next() => Event::Frame(frame),
+            from_client = socket.next() => Event::FromClient(from_client),
+            _ = ping.tick() => Event::Ping,
+        };
+        let sent = match event {
+            Event::Shutdown => {
+                let close =
+                    CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() };
+                let _ = send(&mut socket, Message::Close(Some(close)), context).await;
                 return End::Shutdown;
             }
-            frame = frames.next() => match frame {
-                Some(frame) => Message::Binary(frame.binary()),
-                // The hub is gone: the server is stopping.
-                None => return End::Shutdown,
-            },
-            from_client = incoming.next() => match from_client {
-                None => return End::ClientLeft,
-                Some(Ok(Message::Close(_))) => {
-                    // tungstenite has queued the echo of the client's close frame; flushing
-                    // sends it and completes the closing handshake.
-                    let _ = timeout(SEND_TIMEOUT, sink.flush()).await;
-                    return End::ClientLeft;
-                }
-                Some(Err(error)) => {
-                    let Some(close) = close_for(error) else { return End::ClientLeft };
-                    context.stats.ws_client_errors.inc();
-                    let _ = send(&mut sink, Message::Close(Some(close)), context).await;
-                    return End::ClientRefused;
-                }
-                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
-                    context.stats.ws_client_messages_ignored.inc();
-                    continue;
-                }
-                // tungstenite answers pings itself; pongs need nothing.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            },
-            _ = ping.tick() => Message::Ping(Default::default()),
+            Event::Frame(Some(frame)) => {
+                write_message(&mut socket, frame.ws_message(), context).await
+            }
+            // The hub is gone: the server is stopping.
+            Event::Frame(None) => return End::Shutdown,
+            Event::FromClient(None) => return End::ClientLeft,
+            Event::FromClient(Some(Ok(Message::Close(_)))) => {
+                // tungstenite has queued the echo of the client's close frame; flushing
+                // sends it and completes the closing handshake.
+                let _ = timeout(SEND_TIMEOUT, socket.flush()).await;
+                return End::ClientLeft;
+            }
+            Event::FromClient(Some(Err(error))) => {
+                let Some(close) = close_for(&error) else { return End::ClientLeft };
+                context.stats.ws_client_errors.inc();
+                let _ = send(&mut socket, Message::Close(Some(close)), context).await;
+                return End::ClientRefused;
+            }
+            Event::FromClient(Some(Ok(Message::Text(_) | Message::Binary(_)))) => {
+                context.stats.ws_client_messages_ignored.inc();
+                Ok(())
+            }
+            // tungstenite answers pings itself; pongs need nothing.
+            Event::FromClient(Some(Ok(
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_),
+            ))) => Ok(()),
+            Event::Ping => send(&mut socket, Message::Ping(Default::default()), context).await,
         };
-        if let Err(end) = send(&mut sink, message, context).await {
+        if let Err(end) = sent {
             return end;
         }
     }
@@ -190,30 +239,47 @@ async fn feed(socket: WebSocket, context: &WsContext) -> End {
 
 /// The close frame telling a client what went wrong reading from it, or `None` when the
 /// connection itself is gone (nothing can be told).
-fn close_for(error: axum::Error) -> Option<CloseFrame> {
-    let error = error.into_inner();
-    let (code, reason) = match error.downcast_ref::<tungstenite::Error>()? {
+fn close_for(error: &tungstenite::Error) -> Option<CloseFrame> {
+    let (code, reason) = match error {
         tungstenite::Error::Capacity(_) => {
-            (close_code::SIZE, "message too large: this feed takes no messages")
+            (CloseCode::Size, "message too large: this feed takes no messages")
         }
-        tungstenite::Error::Utf8(_) => (close_code::INVALID, "text that is not UTF-8"),
-        tungstenite::Error::Protocol(_) => (close_code::PROTOCOL, "WebSocket protocol error"),
+        tungstenite::Error::Utf8(_) => (CloseCode::Invalid, "text that is not UTF-8"),
+        tungstenite::Error::Protocol(_) => (CloseCode::Protocol, "WebSocket protocol error"),
         _ => return None,
     };
     Some(CloseFrame { code, reason: reason.into() })
 }
 
-async fn send(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    message: Message,
+/// Writes one of the hub's pre-framed messages, shared by every client, straight to the
+/// socket.
+async fn write_message(
+    socket: &mut Socket,
+    message: Bytes,
     context: &WsContext,
 ) -> Result<(), End> {
-    match timeout(SEND_TIMEOUT, sink.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::SendFailed),
-        Err(_) => {
-            context.stats.ws_slow_dropped.inc();
-            Err(End::TooSlow)
-        }
-    }
+    let write = async {
+        // Anything tungstenite queued (a pong) goes out first, so the message starts on a
+        // frame boundary; nothing else writes until it is done.
+        socket.flush().await.map_err(|_| End::SendFailed)?;
+        let io = socket.get_mut();
+        io.write_all(&message).await.map_err(|_| End::SendFailed)?;
+        io.flush().await.map_err(|_| End::SendFailed)
+    };
+    timed(write, context).await
+}
+
+/// Sends a control message through tungstenite.
+async fn send(socket: &mut Socket, message: Message, context: &WsContext) -> Result<(), End> {
+    timed(async { socket.send(message).await.map_err(|_| End::SendFailed) }, context).await
+}
+
+async fn timed(
+    write: impl Future<Output = Result<(), End>>,
+    context: &WsContext,
+) -> Result<(), End> {
+    timeout(SEND_TIMEOUT, write).await.unwrap_or_else(|_| {
+        context.stats.ws_slow_dropped.inc();
+        Err(End::TooSlow)
+    })
 }

@@ -18,6 +18,7 @@ fn marker(number: u32, lat: f64, lon: f64) -> Marker {
 fn delta(upserts: Vec<Marker>) -> WireFrame {
     WireFrame::Delta {
         seq: 1,
+        received_ms: 0,
         upserts: upserts.iter().map(Update::from).collect(),
         removed: vec![],
     }
@@ -116,12 +117,13 @@ fn an_update_that_does_not_say_what_an_unknown_vehicle_is_is_skipped_and_counted
     let mut fleet = Fleet::default();
     let mut bare = Update::from(&marker(1, 60.17, 24.94));
     bare.about = None;
-    let frame = WireFrame::Delta { seq: 1, upserts: vec![bare.clone()], removed: vec![] };
+    let frame =
+        WireFrame::Delta { seq: 1, received_ms: 0, upserts: vec![bare.clone()], removed: vec![] };
     assert_eq!(fleet.apply(frame, 0.0), 1);
     assert!(fleet.is_empty());
     // Once the vehicle is known, the same update moves it and keeps its line.
     fleet.apply(delta(vec![marker(1, 60.10, 24.90)]), 0.0);
-    let frame = WireFrame::Delta { seq: 2, upserts: vec![bare], removed: vec![] };
+    let frame = WireFrame::Delta { seq: 2, received_ms: 0, upserts: vec![bare], removed: vec![] };
     assert_eq!(fleet.apply(frame, 5_000.0), 0);
     let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
     assert_eq!((shown.marker.lat, shown.marker.line.as_deref()), (60.17, Some("550")));
@@ -132,7 +134,10 @@ fn removed_vehicles_leave_the_map() {
     let mut fleet = Fleet::default();
     fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
     let id = VehicleId::new(22, 1).expect("fits");
-    fleet.apply(WireFrame::Delta { seq: 2, upserts: vec![], removed: vec![id] }, 10.0);
+    fleet.apply(
+        WireFrame::Delta { seq: 2, received_ms: 0, upserts: vec![], removed: vec![id] },
+        10.0,
+    );
     assert!(fleet.is_empty());
 }
 

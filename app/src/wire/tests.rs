@@ -73,11 +73,14 @@ fn a_snapshot_round_trips_every_marker_field() {
 #[test]
 fn a_delta_says_what_a_vehicle_is_only_where_that_is_news() {
     let (moved, renamed) = (tram(), Marker { line: Some("4T".into()), ..bare() });
-    let bytes = delta(7, [(&moved, false), (&renamed, true)].into_iter(), &[id(12, 5), id(0, 0)]);
-    let WireFrame::Delta { seq, upserts, removed } = decode(&bytes).expect("decodes") else {
+    let received = 1_795_500_000_123;
+    let upserts = [(&moved, false), (&renamed, true)].into_iter();
+    let bytes = delta(7, received, upserts, &[id(12, 5), id(0, 0)]);
+    let WireFrame::Delta { seq, received_ms, upserts, removed } = decode(&bytes).expect("decodes")
+    else {
         panic!("a delta");
     };
-    assert_eq!((seq, removed), (7, vec![id(12, 5), id(0, 0)]));
+    assert_eq!((seq, received_ms, removed), (7, received, vec![id(12, 5), id(0, 0)]));
     assert_eq!(upserts[0].about, None);
     assert_eq!(upserts[1].clone().into_marker(), Some(renamed.clone()));
 
@@ -99,9 +102,23 @@ fn a_status_round_trips() {
 }
 
 #[test]
+fn the_header_of_every_kind_reads_what_decode_reads() {
+    let fleet = markers(3);
+    let moved = fleet.iter().map(|m| (m, false));
+    assert_eq!(header(&snapshot(300, fleet.iter())), Ok(Header::Snapshot { seq: 300 }));
+    assert_eq!(
+        header(&delta(301, 1_795_500_000_999, moved, &[])),
+        Ok(Header::Delta { seq: 301, received_ms: 1_795_500_000_999 })
+    );
+    assert_eq!(header(&status(FeedState::Stalled)), Ok(Header::Status));
+    assert_eq!(header(&[VERSION, DELTA, 0x81]), Err(WireError::Truncated));
+    assert_eq!(header(&[VERSION + 1, DELTA, 1, 1]), Err(WireError::Version(VERSION + 1)));
+}
+
+#[test]
 fn a_moving_vehicle_costs_a_fraction_of_its_json() {
     let fleet = markers(600);
-    let binary = delta(9, fleet.iter().map(|m| (m, false)), &[]);
+    let binary = delta(9, 0, fleet.iter().map(|m| (m, false)), &[]);
     let json = serde_json::to_vec(&ServerFrame::Delta { seq: 9, upserts: fleet, removed: vec![] })
         .expect("serializes");
     let per_vehicle = binary.len() as f64 / 600.0;
@@ -133,7 +150,8 @@ fn coordinates_keep_seven_decimals() {
 #[test]
 fn every_cut_short_frame_is_an_error() {
     let fleet = [tram(), bare()];
-    for bytes in [snapshot(3, fleet.iter()), delta(4, fleet.iter().map(|m| (m, true)), &[id(1, 2)])]
+    for bytes in
+        [snapshot(3, fleet.iter()), delta(4, 1, fleet.iter().map(|m| (m, true)), &[id(1, 2)])]
     {
         assert!(decode(&bytes).is_ok());
         for end in 0..bytes.len() {
@@ -200,7 +218,7 @@ fn invalid_ids_text_and_coordinates_are_typed_errors() {
 #[test]
 fn altered_or_random_bytes_never_panic_the_decoder() {
     let fleet = markers(40);
-    let valid = delta(5, fleet.iter().map(|m| (m, true)), &[id(3, 4)]);
+    let valid = delta(5, 2, fleet.iter().map(|m| (m, true)), &[id(3, 4)]);
     let mut next = random(2026);
     for _ in 0..20_000 {
         let mut bytes = valid.clone();

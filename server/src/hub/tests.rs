@@ -32,7 +32,7 @@ fn position(number: u32, timestamp_ms: i64) -> VehiclePosition {
 }
 
 fn parse(frame: &Frame) -> ServerFrame {
-    serde_json::from_str(frame.json().as_str()).expect("frames are valid JSON")
+    serde_json::from_slice(&frame.json()).expect("frames are valid JSON")
 }
 
 #[test]
@@ -46,7 +46,8 @@ fn every_subscriber_receives_the_same_bytes_serialized_once() {
     let a = first.try_recv().expect("a frame");
     let b = second.try_recv().expect("a frame");
     assert_eq!(a.binary().as_ptr(), b.binary().as_ptr(), "shared, not copied");
-    assert_eq!(a.json().as_str().as_ptr(), b.json().as_str().as_ptr(), "JSON once, too");
+    assert_eq!(a.ws_message().as_ptr(), b.ws_message().as_ptr(), "framed once, too");
+    assert_eq!(a.json().as_ptr(), b.json().as_ptr(), "JSON once, too");
     assert_eq!(stats.frames_published.get(), 1);
     match parse(&a) {
         ServerFrame::Delta { seq, upserts, removed } => {
@@ -82,6 +83,42 @@ fn the_binary_delta_says_what_a_vehicle_is_only_when_that_is_news() {
     positions.upsert(renamed, Instant::now());
     hub.tick(Instant::now());
     assert_eq!(abouts(&mut rx), vec![true], "line changed");
+}
+
+#[test]
+fn a_delta_carries_when_its_oldest_message_was_received() {
+    let (hub, positions, _) = hub();
+    let (_, mut rx) = hub.subscribe();
+    let tick = Instant::now();
+    let waited = Duration::from_millis(200);
+    positions.upsert(position(1, 1_000), tick - waited);
+    positions.upsert(position(2, 1_000), tick - waited / 2);
+    let before = clock::now_ms() as u64;
+    hub.tick(tick);
+    let after = clock::now_ms() as u64;
+
+    let frame = rx.try_recv().expect("a frame");
+    let wire::WireFrame::Delta { received_ms, .. } =
+        wire::decode(&frame.binary()).expect("decodes")
+    else {
+        panic!("a delta");
+    };
+    // The wall clock is read once inside the tick, between `before` and `after`.
+    let waited = waited.as_millis() as u64;
+    assert!(
+        (before - waited..=after - waited).contains(&received_ms),
+        "{received_ms} is not {waited} ms before the tick ({before}..={after})"
+    );
+
+    positions.upsert(position(1, 2_000), tick);
+    hub.tick(tick);
+    let frame = rx.try_recv().expect("a frame");
+    let wire::WireFrame::Delta { received_ms: next, .. } =
+        wire::decode(&frame.binary()).expect("decodes")
+    else {
+        panic!("a delta");
+    };
+    assert!(next >= received_ms + waited, "the clock restarts with each drain");
 }
 
 /// Every client, whenever it joins, ends with the table's markers: the rule that a

@@ -262,7 +262,7 @@ impl WsClient {
                 self.known.clear();
                 ServerFrame::Snapshot { seq, vehicles: self.learn(vehicles) }
             }
-            WireFrame::Delta { seq, upserts, removed } => {
+            WireFrame::Delta { seq, upserts, removed, .. } => {
                 let upserts = self.learn(upserts);
                 for id in &removed {
                     self.known.remove(id);

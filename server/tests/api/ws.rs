@@ -251,3 +251,38 @@ async fn text_that_is_not_utf8_is_answered_with_close_1007() {
     }
     assert_eq!(close_code(&mut client).await, Some(CloseCode::Invalid));
 }
+
+/// The feed writes its messages straight to the socket while tungstenite answers pings:
+/// every pong must land between two messages, never inside one, through 20 ticks of large
+/// frames to a client that takes in only a few KiB at a time.
+#[tokio::test]
+async fn a_clients_pings_are_answered_between_the_feeds_frames() {
+    let app = spawn_app().await;
+    let mut client = app.connect_with_small_window().await;
+    let mut pongs = Vec::new();
+    for round in 0..20u8 {
+        // Every vehicle with its text: frames of ~40 KB.
+        app.move_fleet(1_000, u32::from(round));
+        for ping in 0..10u8 {
+            client.stream.send(Message::Ping(vec![round, ping].into())).await.expect("sends");
+        }
+        let (mut answered, mut moved) = (false, false);
+        while !(answered && moved) {
+            match client.next_raw().await {
+                Some(Ok(Message::Pong(payload))) => {
+                    answered |= payload[..] == [round, 9];
+                    pongs.push(payload.to_vec());
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    let frame = app::wire::decode(&bytes).expect("whole frames");
+                    moved |= matches!(frame, app::wire::WireFrame::Delta { upserts, .. }
+                        if upserts.iter().any(|u| u.id == vehicle(1_000)
+                            && (u.lat - (60.0 + f64::from(round) * 0.001)).abs() < 1e-9));
+                }
+                other => panic!("a pong or a frame, not {other:?}"),
+            }
+        }
+    }
+    let sent: Vec<Vec<u8>> = (0..20u8).flat_map(|r| (0..10u8).map(move |p| vec![r, p])).collect();
+    assert_eq!(pongs, sent, "every ping answered, in order");
+}
