@@ -19,11 +19,42 @@ if [[ ! "$site/pkg/transit_stream_bg.wasm" -nt "$wasm" || ! -f "$site/pkg/transi
   node_modules/.bin/wasm-opt -Oz "$site/pkg/transit_stream_bg.wasm" -o "$site/pkg/transit_stream_bg.wasm"
 fi
 
-cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$site/leaflet/"
+# Copied only when changed, so that a file's time says when its content last changed (npm
+# gives every file the same old time) and its compressed copies below stay current.
+update() {
+  local into=${*: -1} file
+  for file in "${@:1:$#-1}"; do
+    cmp -s "$file" "$into/$(basename "$file")" || cp "$file" "$into/"
+  done
+}
+update node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$site/leaflet"
 cp -r node_modules/leaflet/dist/images "$site/leaflet/"
-cp style/main.css "$site/style/"
+update style/main.css "$site/style"
 # The /docs page (OpenAPI browser) loads these from our own server: it works offline.
-cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
-  node_modules/swagger-ui-dist/LICENSE "$site/docs/"
+update node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+  node_modules/swagger-ui-dist/LICENSE "$site/docs"
+
+# Brotli and gzip copies beside every compressible file, for the server to send as they
+# are (compressed once here, at the highest levels, instead of on every request). Only
+# files newer than their copies are compressed again.
+node - "$site" <<'JS'
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const worth = /\.(js|wasm|css|html|svg|json|map)$/;
+const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+  const file = path.join(dir, entry.name);
+  return entry.isDirectory() ? walk(file) : worth.test(entry.name) ? [file] : [];
+});
+const stale = (file, copy) => !fs.existsSync(copy) || fs.statSync(copy).mtimeMs < fs.statSync(file).mtimeMs;
+for (const file of walk(process.argv[2])) {
+  const data = fs.readFileSync(file);
+  if (stale(file, `${file}.br`)) {
+    const quality = { [zlib.constants.BROTLI_PARAM_QUALITY]: zlib.constants.BROTLI_MAX_QUALITY };
+    fs.writeFileSync(`${file}.br`, zlib.brotliCompressSync(data, { params: quality }));
+  }
+  if (stale(file, `${file}.gz`)) fs.writeFileSync(`${file}.gz`, zlib.gzipSync(data, { level: 9 }));
+}
+JS
 
 printf 'Site built in %s (wasm: %s KiB)\n' "$site" "$(( $(stat -c %s "$site/pkg/transit_stream_bg.wasm") / 1024 ))"

@@ -21,6 +21,7 @@
 //! * [`ksqldb`]: full-stack mode: ksqlDB client, push bridge, pull-query backend.
 //! * [`readiness`]: whether there is data to serve (`/readyz`).
 //! * [`rest_api`]: the `/api/` HTTP API, its OpenAPI document and `/docs`.
+//! * [`listing`]: the whole-fleet listings, serialized and compressed once per tick.
 //! * [`api_errors`]: one JSON shape and the right status for every `/api/` error.
 //! * [`redis_store`]: Redis lookups of the sink's copy of the table (key schema there).
 //! * [`state`]: the router's state.
@@ -42,6 +43,7 @@ pub mod ingest;
 #[cfg(feature = "kafka")]
 pub mod kafka_ingest;
 pub mod ksqldb;
+pub mod listing;
 pub mod metrics;
 pub mod positions;
 pub mod publish;

@@ -19,15 +19,16 @@ use app::ssr::Backend;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_http::cors::{Any, CorsLayer};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi};
 
 use crate::api_errors::{ApiFailure, ErrorBody, ErrorCode};
 use crate::hub::Subscription;
+use crate::listing::{Listings, StoreListings, VehicleList};
 use crate::state::AppState;
 
 /// The stores the API can ask, chosen at start-up.
@@ -39,6 +40,8 @@ pub struct Stores {
     pub table: Arc<dyn Backend>,
     /// Redis when configured; without it, the table answers the `/api/redis/` endpoints.
     pub redis: Arc<dyn Backend>,
+    /// Each store's whole-fleet listing, shared by the requests of one tick.
+    pub listings: Arc<StoreListings>,
 }
 
 #[derive(OpenApi)]
@@ -81,12 +84,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/docs", get(docs))
 }
 
-/// Every vehicle a store knows.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct VehicleList {
-    pub vehicles: Vec<VehicleLookup>,
-}
-
 /// A vehicle id as two path segments: `0018` and `01029` for `0018/01029`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -106,9 +103,13 @@ impl VehiclePath {
     }
 }
 
-async fn list(store: &Arc<dyn Backend>) -> Result<Json<VehicleList>, ApiFailure> {
-    match store.vehicles().await {
-        Ok(vehicles) => Ok(Json(VehicleList { vehicles })),
+async fn list(
+    store: &Arc<dyn Backend>,
+    listings: &Listings,
+    headers: &HeaderMap,
+) -> Result<Response, ApiFailure> {
+    match listings.get(store.as_ref()).await {
+        Ok(listing) => Ok(listing.response(headers)),
         Err(error) => {
             tracing::warn!(%error, "Listing vehicles failed.");
             Err(ApiFailure(ApiError::Unavailable))
@@ -134,8 +135,11 @@ async fn one(
 /// All current vehicles, from the store clicks use (Redis first when configured).
 #[utoipa::path(get, path = "/api/vehicles", tag = "vehicles",
     responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
-async fn vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
-    list(&stores.primary).await
+async fn vehicles(
+    State(stores): State<Stores>,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    list(&stores.primary, &stores.listings.primary, &headers).await
 }
 
 /// One vehicle's latest position, from the store clicks use (Redis first when configured).
@@ -152,8 +156,11 @@ async fn vehicle(
 /// All vehicles in Redis (without the sink's offset keys). Without Redis, the table answers.
 #[utoipa::path(get, path = "/api/redis/vehicles", tag = "redis",
     responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
-async fn redis_vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
-    list(&stores.redis).await
+async fn redis_vehicles(
+    State(stores): State<Stores>,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    list(&stores.redis, &stores.listings.redis, &headers).await
 }
 
 /// One vehicle from Redis. Without Redis, the table answers.
@@ -170,8 +177,11 @@ async fn redis_vehicle(
 /// All vehicles by a ksqlDB pull query (table scan). In embedded mode, the in-memory table.
 #[utoipa::path(get, path = "/api/ksqldb/vehicles", tag = "ksqldb",
     responses((status = 200, body = VehicleList), (status = 503, body = ErrorBody)))]
-async fn ksqldb_vehicles(State(stores): State<Stores>) -> Result<Json<VehicleList>, ApiFailure> {
-    list(&stores.table).await
+async fn ksqldb_vehicles(
+    State(stores): State<Stores>,
+    headers: HeaderMap,
+) -> Result<Response, ApiFailure> {
+    list(&stores.table, &stores.listings.table, &headers).await
 }
 
 /// One vehicle by a ksqlDB pull query by key. In embedded mode, the in-memory table.

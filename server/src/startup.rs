@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeader;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
@@ -41,6 +42,7 @@ use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
 use crate::ksqldb::{Bridge, KsqlBackend, KsqlClient, KsqlError};
+use crate::listing::StoreListings;
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 use crate::readiness::{Readiness, Upstream};
@@ -173,6 +175,8 @@ impl Application {
                 redis: redis.unwrap_or_else(|| Arc::clone(&table_backend)),
                 primary: backend,
                 table: table_backend,
+                // A listing is never older than the map's latest frame.
+                listings: Arc::new(StoreListings::new(config.tick())),
             },
             stats: Arc::clone(&stats),
             readiness,
@@ -284,7 +288,7 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
             move || provide_context(backend.clone()),
             move || shell(options.clone(), map.clone()),
         )
-        .fallback_service(ServeDir::new(site_root))
+        .fallback_service(static_files(site_root))
         .layer(middleware::from_fn(api_errors::limit_form))
         // Handlers that wait on a client (a body sent slowly or never) or on an upstream
         // end here; streamed bodies (/api/stream) and WebSockets have begun by then.
@@ -296,6 +300,21 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The built site (`scripts/build-site.sh`): wasm, scripts and styles, served from the
+/// brotli and gzip files the build wrote beside them when the browser takes those (a
+/// browser gets the 626 KiB wasm as 211 KiB of brotli, compressed once at build time rather
+/// than on every request). Names carry no content hash, so browsers must revalidate
+/// (`no-cache`: a 304 by `Last-Modified` when nothing changed) rather than keep a copy
+/// that a new build would leave stale.
+fn static_files(site_root: &Path) -> SetResponseHeader<ServeDir, HeaderValue> {
+    let files = ServeDir::new(site_root).precompressed_br().precompressed_gzip();
+    SetResponseHeader::if_not_present(
+        files,
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    )
 }
 
 /// Headers every answer carries: no content sniffing, no framing by other sites. The page's

@@ -52,3 +52,60 @@ async fn the_page_carries_a_policy_naming_its_own_nonce_and_no_answer_may_be_fra
         assert_eq!(response.headers()["x-frame-options"], "DENY", "{path}");
     }
 }
+
+#[tokio::test]
+async fn site_files_are_sent_from_their_precompressed_copies_and_revalidated() {
+    let site = std::env::temp_dir().join(format!("transit-stream-site-{}", std::process::id()));
+    std::fs::create_dir_all(site.join("pkg")).expect("a site directory");
+    // Different bytes in each copy, so the test sees which one was sent.
+    for (name, content) in [("app.js", "plain"), ("app.js.br", "brotli"), ("app.js.gz", "gzip")] {
+        std::fs::write(site.join("pkg").join(name), content).expect("writes");
+    }
+    let root = site.clone();
+    let app = spawn_app_with(move |config| config.site_root = root).await;
+    let url = format!("{}/pkg/app.js", app.url);
+    let get = |encoding: &'static str| {
+        let request = app.http.get(&url).header("accept-encoding", encoding);
+        async move { request.send().await.expect("GET /pkg/app.js") }
+    };
+
+    for (accepted, sent, encoding) in [
+        ("gzip, deflate, br", "brotli", Some("br")),
+        ("gzip", "gzip", Some("gzip")),
+        ("identity", "plain", None),
+    ] {
+        let response = get(accepted).await;
+        assert_eq!(response.status(), 200);
+        let header =
+            |name| response.headers().get(name).map(|v| v.to_str().expect("ASCII").to_owned());
+        assert_eq!(header("content-encoding").as_deref(), encoding, "for {accepted}");
+        assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
+        assert_eq!(header("content-type").as_deref(), Some("text/javascript"));
+        assert!(header("last-modified").is_some(), "revalidation needs a validator");
+        assert_eq!(response.text().await.expect("a body"), sent, "for {accepted}");
+    }
+    std::fs::remove_dir_all(&site).expect("cleans up");
+}
+
+#[tokio::test]
+async fn the_fleet_listing_is_sent_gzip_to_clients_that_take_it() {
+    let app = spawn_app().await;
+    app.publish_position(7, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    let listing = |encoding: &'static str| {
+        let request = app.http.get(format!("{}/api/vehicles", app.url));
+        async move { request.header("accept-encoding", encoding).send().await.expect("GET") }
+    };
+
+    let zipped = listing("gzip, br").await;
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let bytes = zipped.bytes().await.expect("a body");
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut json)
+        .expect("gzip");
+    let plain = listing("identity").await;
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    assert_eq!(plain.text().await.expect("a body"), json, "the same listing either way");
+    let listed: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(listed["vehicles"][0]["position"]["id"], "0022/00007", "{json}");
+}
