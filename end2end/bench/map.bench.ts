@@ -67,6 +67,10 @@ type Run = {
   slowestFrameMs: number;
   longestTaskMs: number;
   heapMb: number;
+  /** From navigation to the first vehicle painted (the page's User Timing mark; NaN for builds without it). */
+  firstVehicleMs: number;
+  /** The longest task from navigation until the whole fleet is shown (start-up and snapshot). */
+  startLongestTaskMs: number;
 };
 
 /** `json`, or the binary format version the baseline reads (the current one by default). */
@@ -117,10 +121,11 @@ for (const scenario of SMOKE ? SCENARIOS.slice(0, 1) : SCENARIOS) {
 async function measure(browser: Browser, build: Build, view?: [number, number, number]): Promise<Run> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
-  const feed = feedPage(page, build.wire);
+  const feed = await feedPage(page, build.wire);
   // Tiles load (blank), as they would for a rider online: no offline sketch, no errors.
   await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
   await page.addInitScript(markSocketMessages);
+  await page.addInitScript(recordStartTasks);
   // What the page says goes with any failure: a run that never shows the fleet is
   // otherwise a bare timeout.
   const said: string[] = [];
@@ -135,9 +140,19 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
       VEHICLES,
       { timeout: 60_000 },
     )
-    .catch((error) => {
-      throw new Error(`${build.name}: the fleet was never all shown (${error}); the page said:\n${said.join('\n')}`);
+    .catch(async (error) => {
+      const status = await page.getByTestId('status').textContent().catch(() => '?');
+      throw new Error(
+        `${build.name}: the fleet was never all shown (${error}); status "${status}" after ${feed.connections()} ` +
+          `connection(s) to the feed; the page said:\n${said.join('\n')}`,
+      );
     });
+  const start = await page.evaluate((mark) => {
+    const first = performance.getEntriesByName(mark)[0]?.startTime ?? NaN;
+    const tasks: number[] = (window as any).__startTasks;
+    (window as any).__startTasks = null;
+    return { first, longest: Math.max(0, ...tasks) };
+  }, FIRST_VEHICLE_MARK);
   if (view) {
     await page.evaluate(([lat, lon, zoom]) => {
       (window as any).transitMap.setView([lat, lon], zoom, { animate: false });
@@ -189,6 +204,8 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
     slowestFrameMs: Math.max(...intervals),
     longestTaskMs: probe.longest,
     heapMb: after.JSHeapUsedSize / 2 ** 20,
+    firstVehicleMs: start.first,
+    startLongestTaskMs: start.longest,
   };
 
   async function metrics(cdp: CDPSession) {
@@ -212,6 +229,18 @@ const MESSAGE_MARK = 'bench:ws-message';
  * app's socket (gloo-net's) listens with `addEventListener`; the check for a WebSocket is
  * made at each call, because `routeWebSocket` puts Playwright's own class in its place.
  */
+/** The mark `app/src/browser/map_view.rs` sets when it paints the first vehicle. */
+const FIRST_VEHICLE_MARK = 'transit-stream:first-vehicle';
+
+/** Collects long tasks from the page's first script on, until the fleet is shown. */
+function recordStartTasks() {
+  const tasks: number[] = [];
+  (window as any).__startTasks = tasks;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) tasks.push(entry.duration);
+  }).observe({ type: 'longtask' });
+}
+
 function markSocketMessages() {
   const wrappers = new WeakMap<object, EventListener>();
   const add = EventTarget.prototype.addEventListener;
@@ -274,13 +303,18 @@ function percentile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
-/** Answers the page's `/ws` with the synthetic fleet: a snapshot, then a delta per tick. */
-function feedPage(page: Page, wire: Wire) {
+/**
+ * Answers the page's `/ws` with the synthetic fleet: a snapshot, then a delta per tick.
+ * Awaited before the page loads, so that the page's first socket is already routed.
+ */
+async function feedPage(page: Page, wire: Wire) {
   const fleet = new SyntheticFleet(VEHICLES, 1000 / TICK_MS, wire);
   let sent = 0;
+  let connections = 0;
   let timer: NodeJS.Timeout | undefined;
   const waiters: { at: number; done: () => void }[] = [];
-  page.routeWebSocket(/\/ws$/, (socket) => {
+  await page.routeWebSocket(/\/ws$/, (socket) => {
+    connections++;
     socket.send(fleet.snapshot(Date.now()));
     timer = setInterval(() => {
       socket.send(fleet.delta(Date.now()));
@@ -294,6 +328,7 @@ function feedPage(page: Page, wire: Wire) {
   });
   return {
     sent: () => sent,
+    connections: () => connections,
     /** Resolves once `n` more deltas have been sent. */
     deltas: (n: number) => new Promise<void>((done) => waiters.push({ at: sent + n, done })),
     stop: () => clearInterval(timer),
@@ -338,7 +373,8 @@ function summary(run: Run): string {
     `delta task ${run.deltaTaskMs.toFixed(1)} ms, delta frame ${run.deltaFrameMs.toFixed(1)} ms (p95 ${run.deltaFrameP95Ms.toFixed(1)}), any frame p95 ${run.frameP95Ms.toFixed(1)} ms, ` +
     `${run.taskMsPerDelta.toFixed(1)} ms main thread/delta in all (script ${run.scriptMsPerDelta.toFixed(1)}), ` +
     `${run.fps.toFixed(1)} fps, ${(run.missedShare * 100).toFixed(1)} % frames missed, ` +
-    `slowest frame ${run.slowestFrameMs.toFixed(0)} ms, longest task ${run.longestTaskMs.toFixed(0)} ms, heap ${run.heapMb.toFixed(1)} MB`
+    `slowest frame ${run.slowestFrameMs.toFixed(0)} ms, longest task ${run.longestTaskMs.toFixed(0)} ms, heap ${run.heapMb.toFixed(1)} MB, ` +
+    `first vehicle at ${run.firstVehicleMs.toFixed(0)} ms, longest start-up task ${run.startLongestTaskMs.toFixed(0)} ms`
   );
 }
 
@@ -349,7 +385,7 @@ function median(values: number[]): number {
 }
 
 function report(): void {
-  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb'];
+  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb', 'firstVehicleMs', 'startLongestTaskMs'];
   const out: Record<string, unknown> = { vehicles: VEHICLES, pairs: PAIRS, deltasPerRun: DELTAS, tickMs: TICK_MS, scenarios: {} };
   const lines = [`\nBrowser benchmark: ${VEHICLES} vehicles at 1 Hz, ${PAIRS} pairs, ${DELTAS} deltas per run (medians; ratio = candidate / baseline)`];
   for (const [scenario, byBuild] of Object.entries(results)) {

@@ -1,0 +1,161 @@
+// Writes docs/BENCHMARKS.md and docs/benchmarks.json from the figures scripts/bench.sh left
+// in target/bench: the tables, the machine, the date, the commit, and the scale-out
+// estimate computed from the measured costs. Run by scripts/bench.sh; run alone, it
+// rewrites the documents from the last run's files.
+//
+//   node scripts/bench-report.mjs BASE_REF
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+
+const baseRef = process.argv[2] ?? 'HEAD';
+const read = (name) => JSON.parse(fs.readFileSync(`target/bench/${name}.json`, 'utf8'));
+const text = (name) => fs.readFileSync(`target/bench/${name}.txt`, 'utf8');
+const git = (...args) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+const sh = (command, fallback = 'unknown') => {
+  try {
+    return execFileSync('sh', ['-c', command], { encoding: 'utf8' }).trim();
+  } catch {
+    return fallback;
+  }
+};
+
+const fanout = read('fanout');
+const http = read('http');
+const browser = read('browser');
+const hot = read('hot_paths');
+const commit = git('rev-parse', '--short', 'HEAD');
+// Benchmarks run from a commit; uncommitted changes to what they measure are said.
+const dirty = sh('git diff --quiet HEAD -- server app frontend scripts && echo clean') === 'clean' ? '' : ' (with uncommitted changes)';
+const machine = {
+  cpu: fanout.machine.cpu,
+  cores: fanout.machine.cores,
+  memory_gb: Math.round(os.totalmem() / 1e9),
+  rustc: sh('rustc --version'),
+  chromium: sh(`"${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}" --version`),
+};
+const date = new Date().toISOString().slice(0, 10);
+
+const f = (value, digits = 1) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
+const thousands = (value) => Math.round(value).toLocaleString('en-US');
+const s = fanout.summary;
+const tick = 250;
+
+const lines = [];
+const out = (...more) => lines.push(...more);
+
+out(
+  '# Benchmarks',
+  '',
+  `Written by \`scripts/bench.sh ${baseRef}\` on ${date} at commit ${commit}${dirty}; every raw figure is in`,
+  '`docs/benchmarks.json`. The machine: ' +
+    `${machine.cpu}, ${machine.cores} cores, ${machine.memory_gb} GB; ${machine.rustc}; ${machine.chromium}.`,
+  'The load generators, the servers and the browser share those cores, and the figures are only',
+  'as quiet as a shared virtual machine. Every ratio is candidate / baseline from alternating',
+  'runs in the same invocation; medians over the pairs.',
+  '',
+  '## Fan-out: live browsers on one server',
+  '',
+  `\`cargo bench -p server --bench fanout\`: ${thousands(fanout.clients)} \`/ws\` clients held for ${fanout.seconds} s per run, ` +
+    `${fanout.pairs} pairs, the simulator at ${thousands(fanout.vehicles)} vehicles ` +
+    `(${f(fanout.moving_per_tick, 0)} moving per 250 ms tick). The baseline is a minimal tokio-tungstenite server`,
+  'broadcasting the frames transit-stream sent (recorded first), renumbered per tick.',
+  '',
+  '| Figure | transit-stream | Baseline | Goal |',
+  '| --- | --- | --- | --- |',
+  `| Frames/s per core of server CPU | ${thousands(s.candidate_frames_per_core_s)} (${f(s.frames_per_core_ratio, 2)}×) | ${thousands(s.baseline_frames_per_core_s)} | ≥ 0.8× |`,
+  `| Delivery skew p99 (first to last client) | ${f(s.skew_p99_ms)} ms | ${f(s.baseline_skew_p99_ms)} ms | ≤ 100 ms |`,
+  `| Receipt to client p99 (baseline: tick to client) | ${f(s.latency_p99_ms)} ms | ${f(s.baseline_delivery_p99_ms)} ms | ≤ tick + 25 ms = ${tick + 25} ms |`,
+  `| Server memory per connection | ${f(s.kib_per_connection)} KiB | ${f(s.baseline_kib_per_connection)} KiB | ≤ 16 KiB |`,
+  `| Bytes per client per second | ${thousands(s.bytes_per_client_s)} | | |`,
+  `| Clients dropped / failed to connect | ${s.dropped} / ${s.failed_to_connect} | | 0 |`,
+);
+if (s.stalled_kib_each !== null && s.stalled_kib_each !== undefined) {
+  out(
+    `| With ${fanout.stalled} clients that never read: the others' p99 latency, skew | ${f(s.stalled_latency_p99_ratio, 2)}×, ${f(s.stalled_skew_p99_ratio, 2)}× | | < 1.1× |`,
+    `| Memory per client that never reads | ${f(s.stalled_kib_each)} KiB | | bounded |`,
+  );
+}
+out('', 'Every run:', '', '```', ...text('fanout').split('\n').filter((l) => l.startsWith('pair ')), '```', '');
+
+out(
+  '## HTTP API',
+  '',
+  `\`scripts/bench-http.sh\`: wrk, 2 threads, ${http.seconds_per_run} s per run, gzip accepted; ${thousands(http.vehicles)} simulated`,
+  'vehicles in memory and the same vehicles in a real Redis. Goals: the listing ≥ 1,000 requests/s',
+  'with p99 ≤ 50 ms from memory and ≥ 500 requests/s from Redis; one vehicle p99 ≤ 5 ms at 256',
+  "connections; Redis lookups ≥ 0.5× redis-benchmark's GET.",
+  '',
+  '| Endpoint | Connections | Requests/s | p99 | Errors |',
+  '| --- | --- | --- | --- | --- |',
+);
+for (const run of http.runs) {
+  const get = http.redis_benchmark_get_per_s[run.connections];
+  const versus = run.endpoint === 'one, Redis' && get ? ` (${f(run.requests_per_s / get, 2)}× redis-benchmark GET, ${thousands(get)}/s)` : '';
+  out(`| ${run.endpoint} | ${run.connections} | ${thousands(run.requests_per_s)}${versus} | ${f(run.p99_ms)} ms | ${run.errors} |`);
+}
+out('');
+
+out(
+  '## Browser',
+  '',
+  `\`scripts/bench-browser.sh ${baseRef}\` (baseline ${baseRef} = ${git('rev-parse', '--short', baseRef)}): ${thousands(browser.vehicles)} vehicles at 1 Hz,`,
+  `${browser.pairs} pairs, ${browser.deltasPerRun} deltas per run, headless Chromium.`,
+  '',
+  '| View | Main thread per delta frame, median (p95) | Frames/s | Longest task | JS heap |',
+  '| --- | --- | --- | --- | --- |',
+);
+for (const [view, row] of Object.entries(browser.scenarios)) {
+  const pair = (key, digits = 1) => `${f(row[key].baseline, digits)} → ${f(row[key].candidate, digits)}`;
+  out(
+    `| ${view} | ${pair('deltaFrameMs')} (${pair('deltaFrameP95Ms')}) ms | ${pair('fps')} | ${pair('longestTaskMs', 0)} ms | ${pair('heapMb')} MB |`,
+  );
+}
+out('');
+
+out('## Hot paths', '', '`cargo bench -p server --bench hot_paths`:', '', '| Comparison | Candidate | Baseline | Ratio | Goal |', '| --- | --- | --- | --- | --- |');
+for (const c of hot.comparisons) {
+  out(`| ${c.name} | ${thousands(c.candidate_ns_per_op)} ns | ${thousands(c.baseline_ns_per_op)} ns | ${f(c.ratio, 3)} | ≤ ${c.goal_at_most} |`);
+}
+const sizes = hot.delta_bytes_1500_moved;
+out('', `A delta of 1,500 moved vehicles: ${thousands(sizes.binary)} B binary, ${thousands(sizes.json)} B as JSON (${f(sizes.json / sizes.binary)}× smaller).`, '');
+
+// Scale-out, from the costs measured above.
+const perClientFrames = 1000 / tick;
+const clientsPerCore = s.candidate_frames_per_core_s / perClientFrames;
+const bytesPerClient = s.bytes_per_client_s;
+const gigabit = 125e6;
+const rowBytes = 500; // a VEHICLE_LATEST row as ksqlDB's JSON (server/src/redis_store.rs)
+const peakRate = 2500; // HFP messages/s at HSL's peak
+const hfpBytes = 400; // topic and payload of a recorded message (server/tests/fixtures/hfp)
+out(
+  '## Scale past one machine (estimate from the figures above)',
+  '',
+  `- **Browsers per server.** A client costs ${f(perClientFrames, 0)} frames a second; at ${thousands(s.candidate_frames_per_core_s)} frames/s per core`,
+  `  one core of server CPU feeds about ${thousands(clientsPerCore)} clients, and memory is ${f(s.kib_per_connection)} KiB each`,
+  `  (${thousands((1024 * 1024) / s.kib_per_connection)} clients per GiB). The network binds first: every client receives`,
+  `  ${thousands(bytesPerClient)} B/s with the whole fleet in view, so a 1 Gbit/s link carries about`,
+  `  ${thousands(gigabit / bytesPerClient)} clients and a 10 Gbit/s link ${thousands((10 * gigabit) / bytesPerClient)}. Delivery skew grows with clients per`,
+  '  core (each client is one socket write per tick); the baseline shows the same skew on this machine,',
+  '  so it is the cost of the writes, not of the server around them.',
+  `- **Replicas.** Each replica holds ONE ksqlDB push query whatever its number of browsers, so ksqlDB's`,
+  '  default cap (`ksql.max.push.queries` = 100) allows 100 replicas before it must be raised. A push query',
+  `  streams every table change to its replica: at HSL's peak about ${thousands(peakRate)} rows/s × ~${rowBytes} B =`,
+  `  ${f((peakRate * rowBytes) / 1e6, 2)} MB/s per replica; ten replicas cost ksqlDB ${f((10 * peakRate * rowBytes) / 1e6, 1)} MB/s of egress and ten`,
+  '  times the per-query work, since ksqlDB computes each push query separately. Each replica also pulls',
+  '  one snapshot when it (re)connects.',
+  `- **At 10× HSL's peak** (${thousands(10 * peakRate)} messages/s): ${f((10 * peakRate * rowBytes) / 1e6, 1)} MB/s per replica from ksqlDB, so beyond a`,
+  "  handful of replicas one bridge should publish the changes once (a Kafka topic of the hub's deltas,",
+  "  which replicas consume like browsers) instead of one push query each. Kafka's side is small:",
+  `  ~1 KB per HFP message is ${f((peakRate * 1000) / 1e6, 1)} MB/s in at peak and ${f((10 * peakRate * 1000) / 1e6, 0)} MB/s at 10×, within one partition's`,
+  '  usual throughput; a few partitions keyed by vehicle keep per-vehicle order and let ksqlDB',
+  '  parallelise. The embedded ingest path parses far faster than either rate (hot paths above).',
+  '',
+);
+
+fs.writeFileSync('docs/BENCHMARKS.md', lines.join('\n'));
+fs.writeFileSync(
+  'docs/benchmarks.json',
+  JSON.stringify({ date, commit, baseline: baseRef, machine, hot_paths: hot, fanout, http, browser }, null, 2) + '\n',
+);
+console.error('Written: docs/BENCHMARKS.md, docs/benchmarks.json');
