@@ -56,6 +56,13 @@ else
   fi
 fi
 
+# The commit measured, for the report ("+" when what is measured has uncommitted changes).
+if ((!smoke)); then
+  git diff --quiet HEAD -- server app frontend end2end &&
+    git rev-parse --short HEAD >"$out/commit" ||
+    echo "$(git rev-parse --short HEAD) +" >"$out/commit"
+fi
+
 step "Hot paths"
 cargo bench --locked "${build[@]}" -p server --bench hot_paths -- "${hot[@]}" |
   tee "$out/hot_paths$suffix.txt"
