@@ -30,6 +30,7 @@ use crate::api_errors::{ApiFailure, ErrorBody, ErrorCode};
 use crate::hub::Subscription;
 use crate::listing::{Listings, StoreListings, VehicleList};
 use crate::state::AppState;
+use crate::ws::WsContext;
 
 /// The stores the API can ask, chosen at start-up.
 #[derive(Clone)]
@@ -202,8 +203,7 @@ async fn ksqldb_vehicle(
 #[utoipa::path(get, path = "/api/stream", tag = "live",
     responses((status = 200, description = "One ServerFrame per line, forever", content_type = "application/x-ndjson", body = ServerFrame),
               (status = 503, body = ErrorBody)))]
-async fn stream(State(state): State<AppState>) -> Response {
-    let context = state.ws;
+async fn stream(State(context): State<WsContext>) -> Response {
     // Stream clients count against the same cap, and in the same gauge, as WebSockets.
     let Some(slot) = context.take_slot() else {
         return ApiFailure(ApiError::TooManyClients).into_response();

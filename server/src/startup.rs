@@ -30,6 +30,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeader;
 use tower_http::timeout::TimeoutLayer;
@@ -50,11 +51,16 @@ use crate::redis_store::{RedisStore, RedisStoreError};
 use crate::rest_api::{self, Stores};
 use crate::serve;
 use crate::source::{Source, SourceError};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::ws::{self, WsContext};
 
 /// How long shutdown waits for tasks (WebSocket close frames, the source) before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Answers smaller than this go uncompressed: under a packet, compression saves the client
+/// no round trip, and starting a deflate stream (tables of hundreds of KiB, allocated and
+/// zeroed) was a fifth of the server's CPU per one-vehicle answer.
+const MIN_COMPRESSED_BYTES: u16 = 1_400;
 
 /// Name of the wasm bundle written by the build script (`pkg/transit_stream.js`,
 /// `pkg/transit_stream_bg.wasm`).
@@ -161,15 +167,15 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options,
-            map: MapSettings {
+            map: Arc::new(MapSettings {
                 tile_url: config.tile_url.clone(),
                 tile_attribution: config.tile_attribution.clone(),
                 notice,
                 source: feed,
                 network: crate::source::simulator::network(),
-            },
+            }),
             backend: BackendHandle(Arc::clone(&backend)),
             stores: Stores {
                 redis: redis.unwrap_or_else(|| Arc::clone(&table_backend)),
@@ -188,7 +194,7 @@ impl Application {
                 shutdown: shutdown.clone(),
                 allowed_origins: config.allowed_origins.clone().into(),
             },
-        };
+        });
         let router = router(state, &config.site_root, config.request_timeout());
 
         Ok(Self {
@@ -274,7 +280,7 @@ impl Application {
 fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend.clone();
-    let (options, map) = (state.leptos_options.clone(), state.map.clone());
+    let (options, map) = (state.leptos_options.clone(), Arc::clone(&state.map));
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(health))
@@ -286,7 +292,7 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
             routes,
             // Server functions reach the store only through this context value.
             move || provide_context(backend.clone()),
-            move || shell(options.clone(), map.clone()),
+            move || shell(options.clone(), MapSettings::clone(&map)),
         )
         .fallback_service(static_files(site_root))
         .layer(middleware::from_fn(api_errors::limit_form))
@@ -297,7 +303,10 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
         // Counted as answered, after the error shaping may have corrected a status.
         .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
         .layer(middleware::from_fn(security_headers))
-        .layer(CompressionLayer::new())
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -33,7 +33,6 @@ pub use framing::{binary_message, payload_of};
 
 use crate::hub::Hub;
 use crate::metrics::Stats;
-use crate::state::AppState;
 
 /// Clients only send pongs and the occasional stray message; nothing legitimate is large.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
@@ -111,8 +110,7 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// The `/ws` route.
-pub async fn upgrade(State(state): State<AppState>, request: Request) -> Response {
-    let context = state.ws;
+pub async fn upgrade(State(context): State<WsContext>, request: Request) -> Response {
     if !origin_allowed(request.headers(), &context.allowed_origins) {
         context.stats.ws_refused_origin.inc();
         return (StatusCode::FORBIDDEN, "This page's origin may not open the live feed.")
