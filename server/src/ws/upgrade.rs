@@ -104,7 +104,7 @@ mod tests {
         ("connection", "keep-alive, Upgrade"),
         ("upgrade", "websocket"),
         ("sec-websocket-version", "13"),
-        // RFC 6455 §1.3's example key and answer.
+        // RFC 6455 §1.3's example key.
         ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ];
 
