@@ -7,13 +7,15 @@
 #   3. HTTP (scripts/bench-http.sh): the API under wrk, from memory and from Redis;
 #   4. browser (scripts/bench-browser.sh): the map in headless Chromium, against BASE_REF.
 #
-#   scripts/bench.sh [BASE_REF]   the whole suite (about an hour on 2 cores); writes
+#   scripts/bench.sh [BASE_REF]   the whole suite (about 40 minutes on 2 cores, plus the
+#                                 baseline's build when it is not cached); writes
 #                                 docs/BENCHMARKS.md and docs/benchmarks.json
 #   scripts/bench.sh --smoke      each part for seconds, to show that it still runs (the
 #                                 test command does this); writes only under target/bench
 #
 # Knobs for the fan-out: BENCH_CLIENTS (10000), BENCH_SECONDS (60), BENCH_PAIRS (5),
-# BENCH_STALLED (100). The browser part has its own (see scripts/bench-browser.sh).
+# BENCH_STALLED (100); for HTTP: BENCH_HTTP_SECONDS (10). The browser part has its own
+# (see scripts/bench-browser.sh).
 # Run nothing else meanwhile: the figures are only as quiet as the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
