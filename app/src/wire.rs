@@ -318,6 +318,29 @@ pub fn header(bytes: &[u8]) -> Result<Header, WireError> {
     }
 }
 
+/// `delta` renumbered to `seq` and stamped as received at `received_ms`, its vehicles
+/// untouched: how a replay of recorded deltas (the fan-out benchmark's baseline server)
+/// sends them as new ones.
+pub fn restamped(delta: &[u8], seq: u64, received_ms: u64) -> Result<Vec<u8>, WireError> {
+    let mut r = Reader { bytes: delta };
+    let version = r.u8()?;
+    if version != VERSION {
+        return Err(WireError::Version(version));
+    }
+    match r.u8()? {
+        DELTA => {}
+        kind => return Err(WireError::Kind(kind)),
+    }
+    r.varint()?;
+    r.varint()?;
+    let mut out = Vec::with_capacity(delta.len() + 8);
+    out.extend([VERSION, DELTA]);
+    varint(&mut out, seq);
+    varint(&mut out, received_ms);
+    out.extend_from_slice(r.bytes);
+    Ok(out)
+}
+
 /// Reads one frame. Never panics, and never reserves more than the bytes could hold.
 pub fn decode(bytes: &[u8]) -> Result<WireFrame, WireError> {
     let mut r = Reader { bytes };

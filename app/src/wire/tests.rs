@@ -116,6 +116,24 @@ fn the_header_of_every_kind_reads_what_decode_reads() {
 }
 
 #[test]
+fn a_restamped_delta_has_the_new_number_and_time_and_the_same_vehicles() {
+    let fleet = markers(3);
+    let original = delta(7, 1_000, fleet.iter().map(|m| (m, false)), &[id(1, 2)]);
+    let renewed = restamped(&original, 300, 1_795_500_000_999).expect("a delta");
+    let (
+        Ok(WireFrame::Delta { seq, received_ms, upserts, removed }),
+        Ok(WireFrame::Delta { upserts: before, removed: gone, .. }),
+    ) = (decode(&renewed), decode(&original))
+    else {
+        panic!("both decode as deltas");
+    };
+    assert_eq!((seq, received_ms), (300, 1_795_500_000_999));
+    assert_eq!((upserts, removed), (before, gone));
+    assert_eq!(restamped(&snapshot(1, fleet.iter()), 2, 3), Err(WireError::Kind(SNAPSHOT)));
+    assert_eq!(restamped(&original[..3], 2, 3), Err(WireError::Truncated));
+}
+
+#[test]
 fn a_moving_vehicle_costs_a_fraction_of_its_json() {
     let fleet = markers(600);
     let binary = delta(9, 0, fleet.iter().map(|m| (m, false)), &[]);

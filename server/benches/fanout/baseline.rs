@@ -33,7 +33,12 @@ pub async fn serve(frames: &Path) -> anyhow::Result<()> {
         let mut interval = tokio::time::interval(Duration::from_millis(250));
         for (seq, delta) in (1..).zip(deltas.iter().cycle()) {
             interval.tick().await;
-            let _ = ticker.send(renumbered(delta, seq));
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            let received_ms = now.map_or(0, |now| now.as_millis() as u64);
+            // Recorded from transit-stream's own deltas, so they always restamp.
+            if let Ok(delta) = app::wire::restamped(delta, seq, received_ms) {
+                let _ = ticker.send(Bytes::from(delta));
+            }
         }
     });
 
@@ -60,32 +65,6 @@ pub async fn serve(frames: &Path) -> anyhow::Result<()> {
             }
         });
     }
-}
-
-/// `delta` (`app::wire`: version, kind, seq and receipt time as varints, the rest) with
-/// sequence number `seq`, received now.
-fn renumbered(delta: &[u8], seq: u64) -> Bytes {
-    let mut at = 2;
-    for _ in 0..2 {
-        while delta.get(at).is_some_and(|byte| byte & 0x80 != 0) {
-            at += 1;
-        }
-        at += 1;
-    }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    let mut out = delta[..2].to_vec();
-    varint(&mut out, seq);
-    varint(&mut out, now.map_or(0, |now| now.as_millis() as u64));
-    out.extend_from_slice(delta.get(at..).unwrap_or_default());
-    Bytes::from(out)
-}
-
-fn varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
 }
 
 /// Frames as [`write_frames`] stores them: each a u32 little-endian length, then the bytes.
