@@ -60,7 +60,9 @@ impl Frame {
         Self { kind, seq, body: Arc::new(body) }
     }
 
-    /// The compact binary form (`app::wire`).
+    /// The compact binary form (`app::wire`), unframed: what tests decode. The server only
+    /// ever sends it framed ([`Frame::ws_message`]).
+    #[cfg(test)]
     pub fn binary(&self) -> Bytes {
         ws::payload_of(&self.body.message)
     }

@@ -29,7 +29,9 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
-pub use framing::{binary_message, payload_of};
+pub use framing::binary_message;
+#[cfg(test)]
+pub use framing::payload_of;
 
 use crate::hub::Hub;
 use crate::metrics::Stats;

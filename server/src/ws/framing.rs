@@ -32,7 +32,8 @@ pub fn binary_message(payload: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The payload of a message [`binary_message`] built, without copying.
+/// The payload of a message [`binary_message`] built, without copying: what tests decode.
+#[cfg(test)]
 pub fn payload_of(message: &Bytes) -> Bytes {
     let header = match message.get(1) {
         Some(126) => 4,
