@@ -45,21 +45,6 @@ pub struct VehicleList {
     pub vehicles: Vec<VehicleLookup>,
 }
 
-/// Each store's listing, as `rest_api` serves them.
-#[derive(Debug)]
-pub struct StoreListings {
-    pub primary: Listings,
-    pub table: Listings,
-    pub redis: Listings,
-}
-
-impl StoreListings {
-    pub fn new(max_age: Duration) -> Self {
-        let listings = || Listings::new(max_age);
-        Self { primary: listings(), table: listings(), redis: listings() }
-    }
-}
-
 impl Listings {
     pub fn new(max_age: Duration) -> Self {
         Self { max_age, cached: Mutex::new(None) }

@@ -12,6 +12,7 @@
 //! which store it came from.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::error::ApiError;
 use app::model::{ServerFrame, VehicleId, VehicleLookup};
@@ -28,7 +29,7 @@ use utoipa::{IntoParams, OpenApi};
 
 use crate::api_errors::{ApiFailure, ErrorBody, ErrorCode};
 use crate::hub::Subscription;
-use crate::listing::{Listings, StoreListings, VehicleList};
+use crate::listing::{Listings, VehicleList};
 use crate::state::AppState;
 use crate::ws::WsContext;
 
@@ -36,13 +37,25 @@ use crate::ws::WsContext;
 #[derive(Clone)]
 pub struct Stores {
     /// What clicks use: Redis first when configured, then ksqlDB or the in-memory table.
-    pub primary: Arc<dyn Backend>,
+    pub primary: Store,
     /// The table the map is fed from: ksqlDB's (by pull query) or the in-memory one.
-    pub table: Arc<dyn Backend>,
+    pub table: Store,
     /// Redis when configured; without it, the table answers the `/api/redis/` endpoints.
-    pub redis: Arc<dyn Backend>,
-    /// Each store's whole-fleet listing, shared by the requests of one tick.
-    pub listings: Arc<StoreListings>,
+    pub redis: Store,
+}
+
+/// One store, with its whole-fleet listing shared by the requests of one tick.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    listings: Arc<Listings>,
+}
+
+impl Store {
+    /// `backend`, its listings at most `max_age` old.
+    pub fn new(backend: Arc<dyn Backend>, max_age: Duration) -> Self {
+        Self { backend, listings: Arc::new(Listings::new(max_age)) }
+    }
 }
 
 #[derive(OpenApi)]
@@ -104,12 +117,8 @@ impl VehiclePath {
     }
 }
 
-async fn list(
-    store: &Arc<dyn Backend>,
-    listings: &Listings,
-    headers: &HeaderMap,
-) -> Result<Response, ApiFailure> {
-    match listings.get(store.as_ref()).await {
+async fn list(store: &Store, headers: &HeaderMap) -> Result<Response, ApiFailure> {
+    match store.listings.get(store.backend.as_ref()).await {
         Ok(listing) => Ok(listing.response(headers)),
         Err(error) => {
             tracing::warn!(%error, "Listing vehicles failed.");
@@ -118,12 +127,9 @@ async fn list(
     }
 }
 
-async fn one(
-    store: &Arc<dyn Backend>,
-    path: &VehiclePath,
-) -> Result<Json<VehicleLookup>, ApiFailure> {
+async fn one(store: &Store, path: &VehiclePath) -> Result<Json<VehicleLookup>, ApiFailure> {
     let id = path.id()?;
-    match store.vehicle(id).await {
+    match store.backend.vehicle(id).await {
         Ok(Some(found)) => Ok(Json(found)),
         Ok(None) => Err(ApiFailure(ApiError::VehicleNotFound)),
         Err(error) => {
@@ -140,7 +146,7 @@ async fn vehicles(
     State(stores): State<Stores>,
     headers: HeaderMap,
 ) -> Result<Response, ApiFailure> {
-    list(&stores.primary, &stores.listings.primary, &headers).await
+    list(&stores.primary, &headers).await
 }
 
 /// One vehicle's latest position, from the store clicks use (Redis first when configured).
@@ -161,7 +167,7 @@ async fn redis_vehicles(
     State(stores): State<Stores>,
     headers: HeaderMap,
 ) -> Result<Response, ApiFailure> {
-    list(&stores.redis, &stores.listings.redis, &headers).await
+    list(&stores.redis, &headers).await
 }
 
 /// One vehicle from Redis. Without Redis, the table answers.
@@ -182,7 +188,7 @@ async fn ksqldb_vehicles(
     State(stores): State<Stores>,
     headers: HeaderMap,
 ) -> Result<Response, ApiFailure> {
-    list(&stores.table, &stores.listings.table, &headers).await
+    list(&stores.table, &headers).await
 }
 
 /// One vehicle by a ksqlDB pull query by key. In embedded mode, the in-memory table.

@@ -43,12 +43,11 @@ use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
 use crate::ksqldb::{Bridge, KsqlBackend, KsqlClient, KsqlError};
-use crate::listing::StoreListings;
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 use crate::readiness::{Readiness, Upstream};
 use crate::redis_store::{RedisStore, RedisStoreError};
-use crate::rest_api::{self, Stores};
+use crate::rest_api::{self, Store, Stores};
 use crate::serve;
 use crate::source::{Source, SourceError};
 use crate::state::{AppState, Shared};
@@ -177,12 +176,14 @@ impl Application {
                 network: crate::source::simulator::network(),
             }),
             backend: BackendHandle(Arc::clone(&backend)),
+            // A listing is never older than the map's latest frame.
             stores: Stores {
-                redis: redis.unwrap_or_else(|| Arc::clone(&table_backend)),
-                primary: backend,
-                table: table_backend,
-                // A listing is never older than the map's latest frame.
-                listings: Arc::new(StoreListings::new(config.tick())),
+                redis: Store::new(
+                    redis.unwrap_or_else(|| Arc::clone(&table_backend)),
+                    config.tick(),
+                ),
+                primary: Store::new(backend, config.tick()),
+                table: Store::new(table_backend, config.tick()),
             },
             stats: Arc::clone(&stats),
             readiness,
