@@ -77,6 +77,25 @@ if (s.stalled_kib_each !== null && s.stalled_kib_each !== undefined) {
     `| Memory per client that never reads | ${f(s.stalled_kib_each)} KiB | | bounded |`,
   );
 }
+if (s.views_bytes_per_client_s) {
+  const [whole, centre, elsewhere15, elsewhere13] = s.views_bytes_per_client_s;
+  out(
+    '',
+    '### Viewport subscriptions',
+    '',
+    `A third run per pair opens the same ${thousands(fanout.clients)} clients in views (\`/ws?view=\`, a laptop's`,
+    '1440 × 900 map), a quarter each: the whole fleet, the city centre at zoom 15, elsewhere in the city',
+    'at zoom 15 (each client its own place), elsewhere at zoom 13.',
+    '',
+    '| Figure | Value |',
+    '| --- | --- |',
+    `| Bytes per client per second: whole fleet | ${thousands(whole)} |`,
+    `| … city centre at zoom 15 | ${thousands(centre)} (${f((s.views_centre_saved ?? NaN) * 100, 0)} % saved) |`,
+    `| … elsewhere at zoom 15 | ${thousands(elsewhere15)} (${f((1 - elsewhere15 / whole) * 100, 0)} % saved) |`,
+    `| … elsewhere at zoom 13 | ${thousands(elsewhere13)} (${f((1 - elsewhere13 / whole) * 100, 0)} % saved) |`,
+    `| Server CPU with these mixed views, over the plain run's | ${f(s.views_cpu_ratio, 2)}× |`,
+  );
+}
 out('', 'Every run:', '', '```', ...text('fanout').split('\n').filter((l) => l.startsWith('pair ')), '```', '');
 
 out(

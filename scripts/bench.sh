@@ -36,7 +36,7 @@ if (( smoke )); then
   # The test command's debug build, features included, so nothing is compiled twice.
   build=(--profile dev --features kafka)
   hot=(--smoke --json "$out/hot_paths-smoke.json")
-  fanout=(--clients 50 --seconds 2 --pairs 1 --stalled 5 --record-seconds 3
+  fanout=(--clients 50 --seconds 2 --pairs 1 --stalled 5 --views --record-seconds 3
     --json "$out/fanout-smoke.json")
   suffix=-smoke
 else
@@ -46,7 +46,7 @@ else
   build=()
   hot=(--json "$out/hot_paths.json")
   fanout=(--clients "$clients" --seconds "${BENCH_SECONDS:-60}" --pairs "${BENCH_PAIRS:-5}"
-    --stalled "$stalled" --json "$out/fanout.json")
+    --stalled "$stalled" --views --json "$out/fanout.json")
   suffix=
   # Each fan-out client holds a socket in the load generator and one in the server.
   needed=$((clients + stalled + 1000))

@@ -5,6 +5,7 @@
 //! * `map_view`: owns the Leaflet map, the fleet ([`crate::fleet`]) and the animation loop.
 //! * `vehicle_canvas`: draws the fleet on one canvas over the map.
 //! * `live`: the reconnecting WebSocket that feeds frames to the map view.
+//! * `view_report`: tells the server which part of the map is shown.
 //! * `address`: the view in the URL (deep links, back and forward) and Escape.
 //!
 //! Vehicles are not signals: a frame touches hundreds of them and the animation loop reads
@@ -15,6 +16,7 @@ mod address;
 mod live;
 mod map_view;
 mod vehicle_canvas;
+mod view_report;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -47,11 +49,13 @@ pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
             }
         };
         address::sync(state, view.borrow().map());
-        live::subscribe(state.status, move |frame| {
+        let map = view.borrow().map();
+        let request = live::subscribe(state.status, move |frame| {
             let mut view = view.borrow_mut();
             view.apply(frame);
             state.vehicle_count.set(view.len());
         });
+        view_report::report(&map, state, request);
     });
 }
 

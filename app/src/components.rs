@@ -28,6 +28,9 @@ use crate::palette::ColourBy;
 pub struct MapState {
     pub status: RwSignal<ConnectionStatus>,
     pub vehicle_count: RwSignal<usize>,
+    /// Whether the server sends only the vehicles around the view (zoomed in): the count
+    /// is then of those.
+    pub partial: RwSignal<bool>,
     /// Position updates per second reaching this page.
     pub updates_per_s: RwSignal<u32>,
     pub selected: RwSignal<Option<VehicleId>>,
@@ -80,6 +83,7 @@ pub fn MapPage() -> impl IntoView {
     let state = MapState {
         status: RwSignal::new(ConnectionStatus::Connecting),
         vehicle_count: RwSignal::new(0_usize),
+        partial: RwSignal::new(false),
         updates_per_s: RwSignal::new(0),
         selected: RwSignal::new(None::<VehicleId>),
         colour_by: RwSignal::new(ColourBy::default()),

@@ -4,6 +4,8 @@
 //! * [`model`]: vehicle ids, positions, markers and the frames; shared by both sides.
 //! * [`wire`]: the `/ws` frames as compact binary messages, encoded by the server and
 //!   decoded by the browser.
+//! * [`viewport`]: the grid of cells that decides which vehicles a zoomed-in browser is
+//!   sent.
 //! * [`error`]: the errors a browser can see ([`error::ApiError`]).
 //! * [`api`]: server functions. Their bodies run on the server and reach data only through
 //!   the [`ssr::Backend`] seam, so the store behind them can change without touching the UI.
@@ -30,6 +32,7 @@ pub mod glyph;
 pub mod link;
 pub mod model;
 pub mod palette;
+pub mod viewport;
 pub mod wire;
 
 #[cfg(feature = "ssr")]

@@ -27,6 +27,8 @@
 //! id       = varint: operator * 100000 + vehicle number
 //! text     = len:varint utf-8 bytes
 //! ```
+//! What a browser sends back (the part of the map it shows) is in [`client`].
+//!
 //! `received_ms` is when the server received the oldest message in the delta (Unix
 //! milliseconds by the server's clock, 0 when the delta only removes vehicles): a client
 //! on the same clock, such as the load generator (`server/benches/fanout.rs`), measures
@@ -34,6 +36,8 @@
 //! Which optional fields follow is said by `flags` ([`HEADING`], [`DELAY`], [`ABOUT`],
 //! [`LINE`], [`HEADSIGN`]). Coordinates are kept to 1e-7 degrees (about a centimetre); the
 //! click panel's lookup carries them unrounded.
+
+pub mod client;
 
 use crate::model::{FeedState, Marker, TransportMode, VehicleId};
 

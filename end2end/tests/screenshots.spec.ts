@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as path from 'node:path';
 import { root, startServer, type Running } from '../server';
-import { drawn, vehicles } from './vehicles';
+import { drawn, expectedInView, listed, vehicles } from './vehicles';
 
 // The README's pictures, taken from a deterministic replay: the bundled recording played
 // as fast as possible (so every vehicle stands at its last recorded position) with its
@@ -24,12 +24,19 @@ test.afterAll(async () => {
   await server.stop();
 });
 
+/** Opens the map once every vehicle of the replay is in (all of them, or all around the
+ * view when it is zoomed in), so every picture shows the same fleet. */
 async function open(page: Page, query = ''): Promise<void> {
   await page.route(/tile\.openstreetmap\.org/, (route) => route.abort());
+  await expect.poll(async () => (await listed(page, server.url)).length).toBe(VEHICLES);
   await page.goto(server.url + query);
-  await expect(page.getByTestId('status')).toHaveAttribute('data-count', String(VEHICLES));
   await expect(page.getByTestId('source')).toHaveText('replay');
-  await expect(page.getByTestId('status').getByRole('status')).toHaveText(`Replay · ${VEHICLES} vehicles`);
+  const nearby = await expectedInView(page, await listed(page, server.url));
+  const count = nearby?.length ?? VEHICLES;
+  await expect(page.getByTestId('status')).toHaveAttribute('data-count', String(count));
+  await expect(page.getByTestId('status').getByRole('status')).toHaveText(
+    `Replay · ${count} vehicles${nearby ? ' in this area' : ''}`,
+  );
   await drawn(page);
 }
 

@@ -72,3 +72,43 @@ export async function paintedAt(page: Page, id: string): Promise<string> {
 export async function drawn(page: Page): Promise<void> {
   await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
 }
+
+/** A vehicle as `/api/vehicles` lists it: the source of truth the map is compared with. */
+export type Listed = { id: string; lat: number; lon: number };
+
+/** Every vehicle the server holds, from its HTTP API. */
+export async function listed(page: Page, base: string): Promise<Listed[]> {
+  const response = await page.request.get(`${base}/api/vehicles`);
+  expect(response.ok()).toBe(true);
+  const body = (await response.json()) as { vehicles: { position: Listed }[] };
+  return body.vehicles.map(({ position: { id, lat, lon } }) => ({ id, lat, lon }));
+}
+
+/**
+ * Which of `all` a page showing its map's current bounds is sent, or `null` when the view is
+ * wide enough for the whole fleet: `app/src/viewport.rs` restated, as the tests' reference
+ * (a margin of a quarter of the view on each side, rounded out to cells of 0.01° by 0.02°).
+ */
+export async function expectedInView(page: Page, all: Listed[]): Promise<string[] | null> {
+  const b = await page.evaluate(() => {
+    const bounds = (window as any).transitMap.getBounds();
+    return { s: bounds.getSouth(), w: bounds.getWest(), n: bounds.getNorth(), e: bounds.getEast() };
+  });
+  const lat = (v: number) => Math.min(90, Math.max(-90, v));
+  const lon = (v: number) => Math.min(180, Math.max(-180, v));
+  const [s0, w0, n0, e0] = [lat(b.s), lon(b.w), lat(b.n), lon(b.e)];
+  const [latMargin, lonMargin] = [(n0 - s0) * 0.25, (e0 - w0) * 0.25];
+  const [s, w, n, e] = [s0 - latMargin, w0 - lonMargin, n0 + latMargin, e0 + lonMargin];
+  if (n - s > 0.3 || e - w > 0.6) return null;
+  const row = (v: number) => Math.floor(v / 0.01);
+  const col = (v: number) => Math.floor(v / 0.02);
+  return all
+    .filter((v) => row(v.lat) >= row(s) && row(v.lat) <= row(n) && col(v.lon) >= col(w) && col(v.lon) <= col(e))
+    .map((v) => v.id)
+    .sort();
+}
+
+/** The ids of the vehicles on the page, sorted. */
+export async function shownIds(page: Page): Promise<string[]> {
+  return (await vehicles(page)).map((v) => v.id).sort();
+}

@@ -7,16 +7,21 @@
 //! binary form `/ws` sends (`app::wire`), and the JSON form `/api/stream` sends only when
 //! a stream client first asks for it.
 //!
+//! A client zoomed into part of the map (`app::viewport`) gets each frame cut down to its
+//! cells: what moved inside them, and what left them. The cut is made once per distinct
+//! view and frame and shared, like the whole frame, by clients looking at the same cells.
+//!
 //! Memory is bounded by construction: the broadcast channel keeps at most
 //! [`BROADCAST_CAPACITY`] frames, and a client that falls further behind gets a fresh
 //! snapshot instead of a growing backlog.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use app::model::{FeedState, ServerFrame};
+use app::model::{FeedState, Marker, ServerFrame};
+use app::viewport::{Cell, CellRect};
 use app::wire;
 use axum::body::Bytes;
 use tokio::sync::broadcast;
@@ -32,6 +37,22 @@ use crate::ws;
 /// seconds: room for a browser tab that stalls briefly, while a client that stays behind
 /// costs one snapshot rather than an unbounded queue.
 pub const BROADCAST_CAPACITY: usize = 16;
+
+/// Views a frame keeps its cuts for. Views snap to cells, so even 10,000 clients zoomed in
+/// all over the city ask for a few hundred distinct ones per zoom level; past this many,
+/// clients each cut their own (a few microseconds), so what a frame holds stays bounded
+/// whatever they ask for. A delta's cuts are let go two deltas later
+/// ([`Frame::retire_cuts`]): by then only clients that fell behind still read it.
+const MAX_CACHED_VIEWS: usize = 2048;
+
+/// Shortest time between two view changes of one client. Each change costs a snapshot of
+/// the new view, so a client cannot make the server build them faster than the feed ticks;
+/// a change asked for sooner waits (it is never lost).
+pub const VIEW_CHANGE_INTERVAL: Duration = Duration::from_millis(250);
+
+mod subscription;
+
+pub use subscription::Subscription;
 
 /// One frame, encoded once per form that is asked for. Cloning shares it.
 #[derive(Debug, Clone)]
@@ -51,12 +72,38 @@ struct Body {
     frame: ServerFrame,
     /// `/api/stream`'s JSON text, serialized by the first stream client to need it.
     json: OnceLock<Bytes>,
+    /// For a delta, what cutting it to a view needs: one [`Move`] per upsert, in order.
+    moves: Vec<Move>,
+    received_ms: u64,
+    /// The cuts made so far, by view; `None` when nothing in the frame concerns the view.
+    /// `None` once retired.
+    views: Mutex<Option<HashMap<CellRect, Option<Bytes>>>>,
+}
+
+/// Where one upserted vehicle of a delta is and has been (see `positions::Changed`).
+#[derive(Debug, Clone, Copy)]
+struct Move {
+    cell: Cell,
+    visited: CellRect,
+    described: bool,
 }
 
 impl Frame {
     fn new(kind: FrameKind, seq: u64, binary: Vec<u8>, frame: ServerFrame) -> Self {
+        Self::with_moves(kind, seq, binary, frame, Vec::new(), 0)
+    }
+
+    fn with_moves(
+        kind: FrameKind,
+        seq: u64,
+        binary: Vec<u8>,
+        frame: ServerFrame,
+        moves: Vec<Move>,
+        received_ms: u64,
+    ) -> Self {
         let message = ws::binary_message(&binary);
-        let body = Body { message, frame, json: OnceLock::new() };
+        let views = Mutex::new(Some(HashMap::new()));
+        let body = Body { message, frame, json: OnceLock::new(), moves, received_ms, views };
         Self { kind, seq, body: Arc::new(body) }
     }
 
@@ -70,6 +117,63 @@ impl Frame {
     /// The binary form framed as a WebSocket message, as `/ws` writes it.
     pub fn ws_message(&self) -> Bytes {
         self.body.message.clone()
+    }
+
+    /// The framed message for a client shown `view` (`None`: the whole fleet), or `None`
+    /// when nothing in this frame concerns that view.
+    pub fn ws_message_in(&self, view: Option<CellRect>) -> Option<Bytes> {
+        let Some(view) = view.filter(|_| self.kind != FrameKind::Status) else {
+            return Some(self.ws_message());
+        };
+        let views = || self.body.views.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cut) = views().as_ref().and_then(|cuts| cuts.get(&view)) {
+            return cut.clone();
+        }
+        // Cut outside the lock: clients of other views need not wait for this one, and two
+        // clients racing on the same new view at worst both cut it.
+        let cut = self.cut(&view).map(|binary| ws::binary_message(&binary));
+        if let Some(cuts) = views().as_mut().filter(|cuts| cuts.len() < MAX_CACHED_VIEWS) {
+            cuts.insert(view, cut.clone());
+        }
+        cut
+    }
+
+    /// Lets go of the cuts made so far and makes no more: for a frame that clients
+    /// keeping up are done with.
+    fn retire_cuts(&self) {
+        self.body.views.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+
+    /// The frame as a client shown `view` needs it, unframed. A snapshot keeps the vehicles
+    /// in view. A delta keeps those that moved in view, saying what they are when they
+    /// may be new to the client (they were outside the view since the last delta), and
+    /// removes those that left it.
+    fn cut(&self, view: &CellRect) -> Option<Vec<u8>> {
+        let in_view = |marker: &Marker| view.contains(Cell::of(marker.lat, marker.lon));
+        match &self.body.frame {
+            ServerFrame::Snapshot { seq, vehicles } => {
+                let shown: Vec<&Marker> = vehicles.iter().filter(|m| in_view(m)).collect();
+                Some(wire::snapshot(*seq, shown.into_iter()))
+            }
+            ServerFrame::Delta { seq, upserts, removed } => {
+                let mut shown = Vec::new();
+                // Vehicles that expired are few: every view hears of them.
+                let mut left = removed.clone();
+                for (marker, moved) in upserts.iter().zip(&self.body.moves) {
+                    if view.contains(moved.cell) {
+                        shown
+                            .push((marker, moved.described || !view.contains_rect(&moved.visited)));
+                    } else if view.intersects(&moved.visited) {
+                        left.push(marker.id);
+                    }
+                }
+                if shown.is_empty() && left.is_empty() {
+                    return None;
+                }
+                Some(wire::delta(*seq, self.body.received_ms, shown.into_iter(), &left))
+            }
+            ServerFrame::Status { feed } => Some(wire::status(*feed)),
+        }
     }
 
     /// The JSON form (`ServerFrame`), as `/api/stream` sends it.
@@ -105,6 +209,9 @@ pub struct Hub {
     /// browsers reconnect at once after a restart, one builds the snapshot and the others
     /// wait a few milliseconds and reuse it, instead of all encoding it.
     snapshot: Mutex<Option<Frame>>,
+    /// The last two deltas published, whose cuts are still in use (only the ticker
+    /// touches it).
+    recent_deltas: Mutex<VecDeque<Frame>>,
     /// Whether the data source is delivering, and what clients were last told about it.
     readiness: Readiness,
     announced_live: AtomicBool,
@@ -114,7 +221,15 @@ impl Hub {
     pub fn new(positions: Arc<LatestPositions>, stats: Arc<Stats>, readiness: Readiness) -> Self {
         let (deltas, _) = broadcast::channel(BROADCAST_CAPACITY);
         let announced_live = AtomicBool::new(readiness.is_ready());
-        Self { positions, stats, deltas, snapshot: Mutex::new(None), readiness, announced_live }
+        Self {
+            positions,
+            stats,
+            deltas,
+            snapshot: Mutex::new(None),
+            recent_deltas: Mutex::default(),
+            readiness,
+            announced_live,
+        }
     }
 
     /// The status frame to send a new client (after [`Hub::subscribe`]) if the source is
@@ -133,7 +248,7 @@ impl Hub {
         let seq = snapshot.seq;
         let mut pending = VecDeque::from([snapshot]);
         pending.extend(self.stalled_status());
-        Subscription { hub: Arc::clone(self), deltas, seq, pending }
+        Subscription::new(Arc::clone(self), deltas, seq, pending)
     }
 
     /// Subscribes a client: the receiver for deltas and the snapshot to start from.
@@ -187,12 +302,35 @@ impl Hub {
         });
         let upserts = changes.upserts.iter().map(|c| (&c.marker, c.described));
         let binary = wire::delta(seq, received_ms, upserts, &removed);
+        let moves = changes
+            .upserts
+            .iter()
+            .map(|c| Move {
+                cell: Cell::of(c.marker.lat, c.marker.lon),
+                visited: c.visited,
+                described: c.described,
+            })
+            .collect();
         let upserts = changes.upserts.into_iter().map(|c| c.marker).collect();
-        let frame =
-            Frame::new(FrameKind::Delta, seq, binary, ServerFrame::Delta { seq, upserts, removed });
+        let frame = Frame::with_moves(
+            FrameKind::Delta,
+            seq,
+            binary,
+            ServerFrame::Delta { seq, upserts, removed },
+            moves,
+            received_ms,
+        );
         self.stats.frames_published.inc();
+        let retired = {
+            let mut recent = self.recent_deltas.lock().unwrap_or_else(PoisonError::into_inner);
+            recent.push_back(frame.clone());
+            (recent.len() > 2).then(|| recent.pop_front()).flatten()
+        };
         // An error only means every receiver went away since the check above.
         let _ = self.deltas.send(frame);
+        if let Some(retired) = retired {
+            retired.retire_cuts();
+        }
     }
 
     /// Ticks every `period` until `shutdown`.
@@ -208,44 +346,6 @@ impl Hub {
             }
         }
         tracing::debug!("Hub stopped.");
-    }
-}
-
-/// One client's place in the hub's frames (see [`Hub::follow`]).
-pub struct Subscription {
-    hub: Arc<Hub>,
-    deltas: broadcast::Receiver<Frame>,
-    /// The table sequence the client has reached: deltas at or below it are covered.
-    seq: u64,
-    /// Frames to send before reading the broadcast (the snapshot, a stalled status).
-    pending: VecDeque<Frame>,
-}
-
-impl Subscription {
-    /// The next frame to send, or `None` when the hub is gone. Cancel-safe: its state
-    /// changes only once a frame has been taken, so it can sit in a `select!`.
-    pub async fn next(&mut self) -> Option<Frame> {
-        if let Some(frame) = self.pending.pop_front() {
-            return Some(frame);
-        }
-        loop {
-            match self.deltas.recv().await {
-                Ok(frame) if frame.kind == FrameKind::Delta && frame.seq <= self.seq => continue,
-                Ok(frame) => {
-                    if frame.kind == FrameKind::Delta {
-                        self.seq = frame.seq;
-                    }
-                    return Some(frame);
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    self.hub.stats.resyncs.inc();
-                    let snapshot = self.hub.snapshot();
-                    self.seq = snapshot.seq;
-                    return Some(snapshot);
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
     }
 }
 

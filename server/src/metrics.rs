@@ -83,6 +83,8 @@ pub struct Stats {
     pub ws_refused_full: Counter,
     /// WebSocket clients refused because their page's origin is not allowed.
     pub ws_refused_origin: Counter,
+    /// WebSocket requests refused for a malformed `view` parameter.
+    pub ws_refused_bad_request: Counter,
     /// Live clients (`/ws` or `/api/stream`) that fell behind the broadcast and were
     /// resynced with a snapshot.
     pub resyncs: Counter,
@@ -101,8 +103,11 @@ pub struct Stats {
     pub http_accept_errors: Counter,
     /// WebSocket clients closed for breaking the protocol or the message size limit.
     pub ws_client_errors: Counter,
-    /// Messages clients sent us; `/ws` is one-way, so they are counted and ignored.
+    /// Messages clients sent us that are not a view (`app::wire::client`): counted and
+    /// ignored.
     pub ws_client_messages_ignored: Counter,
+    /// Views applied: a client zoomed in, out, or panned to other cells.
+    pub ws_view_changes: Counter,
     /// Replays that stopped on an error (a missing or corrupt recording).
     pub replay_failures: Counter,
     /// ksqlDB mode: rows that did not map to a position (counted, skipped).
@@ -227,6 +232,11 @@ impl Stats {
             self.ws_refused_origin.get(),
         );
         counter(
+            "transit_ws_refused_bad_request_total",
+            "WebSocket requests refused for a malformed view parameter.",
+            self.ws_refused_bad_request.get(),
+        );
+        counter(
             "transit_resyncs_total",
             "Lagging live clients (WebSocket or stream) resynced from a snapshot.",
             self.resyncs.get(),
@@ -263,8 +273,13 @@ impl Stats {
         );
         counter(
             "transit_ws_client_messages_ignored_total",
-            "Messages sent by WebSocket clients (ignored).",
+            "Messages sent by WebSocket clients that are not a view (ignored).",
             self.ws_client_messages_ignored.get(),
+        );
+        counter(
+            "transit_ws_view_changes_total",
+            "Views applied to WebSocket clients (zoom in, zoom out, pan to other cells).",
+            self.ws_view_changes.get(),
         );
 
         out.push_str(

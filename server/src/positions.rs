@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use app::model::{Marker, VehicleId, VehiclePosition};
+use app::viewport::{Cell, CellRect};
 
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,10 @@ pub struct Changed {
     /// Whether what the vehicle is (mode, line, destination) was set or changed since the
     /// previous drain: `wire` sends that part only then.
     pub described: bool,
+    /// The cells the vehicle was in at any time since the previous drain, its cell then
+    /// included: a client shown any of them may hold the vehicle, so the hub tells it when
+    /// the vehicle leaves its view, and says what the vehicle is when it enters.
+    pub visited: CellRect,
 }
 
 /// Every vehicle's latest position.
@@ -69,6 +74,8 @@ struct Table {
     /// time since the last drain (even if changed back): a snapshot taken in between may
     /// hold any of those values, so the next delta must say what the vehicle is now.
     described: HashSet<VehicleId>,
+    /// Of those, the cells each was in since the last drain (see [`Changed::visited`]).
+    visited: HashMap<VehicleId, CellRect>,
     /// Vehicles dropped by [`LatestPositions::replace_all`] since the last drain.
     dropped: Vec<VehicleId>,
     /// When the first change since the last drain was received.
@@ -88,9 +95,12 @@ struct Entry {
 impl Table {
     fn upsert(&mut self, position: VehiclePosition, now: Instant) -> Upsert {
         let id = position.id;
-        let Table { vehicles, dirty, described, since, .. } = self;
+        let Table { vehicles, dirty, described, visited, since, .. } = self;
         match vehicles.get_mut(&id) {
             None => {
+                // Usually new; or dropped by a snapshot and back before the drain.
+                let cell = Cell::of(position.lat, position.lon);
+                visited.entry(id).or_insert(CellRect::cell(cell)).extend(cell);
                 vehicles.insert(id, Entry { position, heard_at: now });
                 dirty.insert(id);
                 since.get_or_insert(now);
@@ -109,6 +119,11 @@ impl Table {
                 let marker_changed = !same_marker(&entry.position, &position);
                 if !same_about(&entry.position, &position) {
                     described.insert(id);
+                }
+                if marker_changed {
+                    let from = Cell::of(entry.position.lat, entry.position.lon);
+                    let to = Cell::of(position.lat, position.lon);
+                    visited.entry(id).or_insert(CellRect::cell(from)).extend(to);
                 }
                 entry.position = position;
                 if marker_changed {
@@ -144,13 +159,14 @@ impl LatestPositions {
     pub fn replace_all(&self, positions: Vec<VehiclePosition>, now: Instant) {
         let mut table = self.lock();
         let keep: HashSet<VehicleId> = positions.iter().map(|p| p.id).collect();
-        let Table { vehicles, dirty, described, dropped, .. } = &mut *table;
+        let Table { vehicles, dirty, described, visited, dropped, .. } = &mut *table;
         vehicles.retain(|id, _| {
             let stays = keep.contains(id);
             if !stays {
                 dropped.push(*id);
                 dirty.remove(id);
                 described.remove(id);
+                visited.remove(id);
             }
             stays
         });
@@ -199,7 +215,7 @@ impl LatestPositions {
     /// previous drain, or `None` when nothing did (the sequence then stays put).
     pub fn drain_changes(&self, now: Instant) -> Option<Changes> {
         let mut table = self.lock();
-        let Table { vehicles, dirty, described, dropped, since, seq } = &mut *table;
+        let Table { vehicles, dirty, described, visited, dropped, since, seq } = &mut *table;
         let ttl = self.ttl;
         // A vehicle dropped by a snapshot may be back already: then it is an upsert only.
         let mut removed: Vec<VehicleId> =
@@ -210,6 +226,7 @@ impl LatestPositions {
                 removed.push(*id);
                 dirty.remove(id);
                 described.remove(id);
+                visited.remove(id);
             }
             alive
         });
@@ -223,12 +240,16 @@ impl LatestPositions {
             .drain()
             .filter_map(|id| {
                 let marker = vehicles.get(&id)?.position.marker();
-                Some(Changed { marker, described: described.remove(&id) })
+                let visited = visited
+                    .remove(&id)
+                    .unwrap_or_else(|| CellRect::cell(Cell::of(marker.lat, marker.lon)));
+                Some(Changed { marker, described: described.remove(&id), visited })
             })
             .collect();
         // A change of text alone also dirties the marker, so nothing is left here; clearing
         // is for certainty, not for a known case.
         described.clear();
+        visited.clear();
         *seq += 1;
         Some(Changes { seq: *seq, upserts, removed, since })
     }

@@ -2,7 +2,9 @@
 //! delta frames; it is resynced with a snapshot when it falls behind, dropped when it stops
 //! reading, and closed with "going away" when the server shuts down.
 //!
-//! The socket is one-way. Anything a client sends is counted and ignored. Every ending says
+//! A client may say which part of the map it shows (`app::wire::client`); its frames are
+//! then cut to that view (`hub`). Anything else a client sends is counted and ignored.
+//! Every ending says
 //! why in a close frame, as the protocol asks: a client's own close is echoed, and a
 //! message larger than [`MAX_CLIENT_MESSAGE`] (1009), text that is not UTF-8 (1007) or a
 //! broken frame (1002) is answered with its code before the connection ends.
@@ -13,6 +15,8 @@ mod upgrade;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::viewport::{self, Bounds, BoundsError, CellRect};
+use app::wire::{self, client::ClientMessage};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -36,7 +40,7 @@ pub use framing::payload_of;
 use crate::hub::Hub;
 use crate::metrics::Stats;
 
-/// Clients only send pongs and the occasional stray message; nothing legitimate is large.
+/// Clients send pongs and their view (18 bytes); nothing legitimate is large.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// A send that takes longer than this means the client stopped reading (a frozen tab, a
 /// dead network). Dropping it keeps its unsent frames from piling up in our buffers.
@@ -121,6 +125,13 @@ pub async fn upgrade(State(context): State<WsContext>, request: Request) -> Resp
     if context.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is shutting down.").into_response();
     }
+    let view = match requested_view(request.uri()) {
+        Ok(view) => view,
+        Err(error) => {
+            context.stats.ws_refused_bad_request.inc();
+            return (StatusCode::BAD_REQUEST, format!("{error}.")).into_response();
+        }
+    };
     let accepted = match upgrade::accept(request) {
         Ok(accepted) => accepted,
         Err(refused) => return refused.into_response(),
@@ -147,7 +158,7 @@ pub async fn upgrade(State(context): State<WsContext>, request: Request) -> Resp
                     Some(config),
                 )
                 .await;
-                serve(socket, context, slot).await;
+                serve(socket, context, slot, view).await;
             }
             Err(error) => tracing::debug!(%error, "A WebSocket upgrade did not complete."),
         }
@@ -166,9 +177,25 @@ enum End {
     SendFailed,
 }
 
-async fn serve(socket: Socket, context: WsContext, _slot: ClientSlot) {
+/// The view a page opens the feed in (`/ws?view=south,west,north,east`), so a zoomed-in
+/// page's first snapshot is already cut to it; no view is the whole fleet.
+fn requested_view(uri: &axum::http::Uri) -> Result<Option<CellRect>, BoundsError> {
+    #[derive(serde::Deserialize)]
+    struct Query {
+        view: Option<String>,
+    }
+    let Ok(Query { view }) = axum::extract::Query::<Query>::try_from_uri(uri).map(|q| q.0) else {
+        return Err(BoundsError);
+    };
+    match view {
+        Some(view) => Ok(viewport::cells(&view.parse::<Bounds>()?)),
+        None => Ok(None),
+    }
+}
+
+async fn serve(socket: Socket, context: WsContext, _slot: ClientSlot, view: Option<CellRect>) {
     context.stats.ws_accepted.inc();
-    let end = feed(socket, &context).await;
+    let end = feed(socket, &context, view).await;
     tracing::debug!(?end, "WebSocket client finished.");
 }
 
@@ -180,8 +207,8 @@ enum Event {
     Ping,
 }
 
-async fn feed(mut socket: Socket, context: &WsContext) -> End {
-    let mut frames = context.hub.follow();
+async fn feed(mut socket: Socket, context: &WsContext, view: Option<CellRect>) -> End {
+    let mut frames = context.hub.follow().starting_in(view);
 
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -203,9 +230,10 @@ async fn feed(mut socket: Socket, context: &WsContext) -> End {
                 let _ = send(&mut socket, Message::Close(Some(close)), context).await;
                 return End::Shutdown;
             }
-            Event::Frame(Some(frame)) => {
-                write_message(&mut socket, frame.ws_message(), context).await
-            }
+            Event::Frame(Some(frame)) => match frame.ws_message_in(frames.view()) {
+                Some(message) => write_message(&mut socket, message, context).await,
+                None => Ok(()),
+            },
             // The hub is gone: the server is stopping.
             Event::Frame(None) => return End::Shutdown,
             Event::FromClient(None) => return End::ClientLeft,
@@ -221,7 +249,15 @@ async fn feed(mut socket: Socket, context: &WsContext) -> End {
                 let _ = send(&mut socket, Message::Close(Some(close)), context).await;
                 return End::ClientRefused;
             }
-            Event::FromClient(Some(Ok(Message::Text(_) | Message::Binary(_)))) => {
+            Event::FromClient(Some(Ok(Message::Binary(bytes)))) => {
+                match wire::client::decode(&bytes) {
+                    Ok(ClientMessage::View(bounds)) => frames.set_view(viewport::cells(&bounds)),
+                    Ok(ClientMessage::Everything) => frames.set_view(None),
+                    Err(_) => context.stats.ws_client_messages_ignored.inc(),
+                }
+                Ok(())
+            }
+            Event::FromClient(Some(Ok(Message::Text(_)))) => {
                 context.stats.ws_client_messages_ignored.inc();
                 Ok(())
             }

@@ -1,9 +1,14 @@
-//! The browser's `/ws` subscription: open, read frames, and reconnect with capped backoff
-//! when the socket closes, so a server restart shows as a status change, not a dead map.
+//! The browser's `/ws` subscription: open, read frames, tell the server which part of the
+//! map is shown ([`ViewRequest`]), and reconnect with capped backoff when the socket
+//! closes, so a server restart shows as a status change, not a dead map.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::channel::mpsc;
+use futures::future::{Either, select};
+use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
@@ -11,6 +16,8 @@ use leptos::task::spawn_local;
 
 use crate::components::ConnectionStatus;
 use crate::model::FeedState;
+use crate::viewport;
+use crate::wire::client::{self, ClientMessage};
 use crate::wire::{self, WireFrame};
 
 /// First retry delay; doubled after each failed attempt up to [`MAX_BACKOFF`].
@@ -19,13 +26,46 @@ const MIN_BACKOFF: Duration = Duration::from_secs(1);
 /// recovers soon after it returns.
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
-/// Subscribes for the life of the page, calling `on_frame` for each frame received.
-pub fn subscribe(status: RwSignal<ConnectionStatus>, on_frame: impl Fn(WireFrame) + 'static) {
+/// The part of the map the page wants to be sent: told to the server when the cells it
+/// covers change (`crate::viewport`), and again on every new connection.
+#[derive(Clone)]
+pub struct ViewRequest {
+    latest: Rc<Cell<Option<ClientMessage>>>,
+    /// Wakes the socket. One sender, so at most one wake waits: enough, since a wake sends
+    /// the latest view.
+    changed: Rc<RefCell<mpsc::Sender<()>>>,
+}
+
+impl ViewRequest {
+    /// Asks for `message`'s view; says nothing when that would not change what is sent.
+    pub fn set(&self, message: ClientMessage) {
+        let cells = |message: ClientMessage| match message {
+            ClientMessage::View(bounds) => viewport::cells(&bounds),
+            ClientMessage::Everything => None,
+        };
+        if self.latest.get().map(cells) == Some(cells(message)) {
+            return;
+        }
+        self.latest.set(Some(message));
+        // Full means a wake is already waiting.
+        let _ = self.changed.borrow_mut().try_send(());
+    }
+}
+
+/// Subscribes for the life of the page, calling `on_frame` for each frame received. The
+/// returned handle says which part of the map to send.
+pub fn subscribe(
+    status: RwSignal<ConnectionStatus>,
+    on_frame: impl Fn(WireFrame) + 'static,
+) -> ViewRequest {
+    let (changed, mut wakes) = mpsc::channel(1);
+    let request = ViewRequest { latest: Rc::default(), changed: Rc::new(RefCell::new(changed)) };
+    let latest = Rc::clone(&request.latest);
     spawn_local(async move {
         let mut backoff = MIN_BACKOFF;
         loop {
             status.set(ConnectionStatus::Connecting);
-            if read_until_closed(status, &on_frame).await {
+            if read_until_closed(status, &on_frame, &latest, &mut wakes).await {
                 // The connection was healthy for a while: start the next wait from scratch.
                 backoff = MIN_BACKOFF;
             }
@@ -37,18 +77,44 @@ pub fn subscribe(status: RwSignal<ConnectionStatus>, on_frame: impl Fn(WireFrame
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     });
+    request
 }
 
-/// Reads one connection to its end. Returns whether it delivered at least a snapshot.
+/// Reads one connection to its end, telling the server the view whenever it changes.
+/// Returns whether it delivered at least a snapshot.
 async fn read_until_closed(
     status: RwSignal<ConnectionStatus>,
     on_frame: &impl Fn(WireFrame),
+    view: &Cell<Option<ClientMessage>>,
+    wakes: &mut mpsc::Receiver<()>,
 ) -> bool {
-    let Some(url) = ws_url() else { return false };
+    // The view goes into the address, so the first snapshot is already cut to it.
+    let mut told = view.get();
+    let Some(url) = ws_url(told) else { return false };
     let Ok(socket) = WebSocket::open(&url) else { return false };
-    let (_sink, mut stream) = socket.split();
+    let (mut sink, mut stream) = socket.split();
+    let mut wakes_open = true;
     let mut healthy = false;
-    while let Some(message) = stream.next().await {
+    loop {
+        if let Some(message) = view.get().filter(|wanted| Some(*wanted) != told) {
+            // A failed send means the socket closed: the read below ends the connection.
+            let _ = sink.send(Message::Bytes(client::encode(&message))).await;
+            told = Some(message);
+        }
+        let next = if wakes_open {
+            match select(stream.next(), wakes.next()).await {
+                Either::Left((next, _)) => next,
+                // A wake: the top of the loop sends the view.
+                Either::Right((Some(()), _)) => continue,
+                Either::Right((None, _)) => {
+                    wakes_open = false;
+                    continue;
+                }
+            }
+        } else {
+            stream.next().await
+        };
+        let Some(message) = next else { break };
         let bytes = match message {
             Ok(Message::Bytes(bytes)) => bytes,
             Ok(Message::Text(_)) => {
@@ -75,9 +141,13 @@ async fn read_until_closed(
     healthy
 }
 
-/// `ws://` or `wss://` to `/ws` on the page's own host.
-fn ws_url() -> Option<String> {
+/// `ws://` or `wss://` to `/ws` on the page's own host, in `view` if the page has one.
+fn ws_url(view: Option<ClientMessage>) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    let query = match view {
+        Some(ClientMessage::View(bounds)) => format!("?view={bounds}"),
+        Some(ClientMessage::Everything) | None => String::new(),
+    };
+    Some(format!("{scheme}://{}/ws{query}", location.host().ok()?))
 }

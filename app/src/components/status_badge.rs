@@ -34,7 +34,7 @@ impl ConnectionStatus {
 /// updates reach it per second, and where they come from.
 #[component]
 pub fn StatusBadge(state: MapState) -> impl IntoView {
-    let MapState { status, vehicle_count, updates_per_s, .. } = state;
+    let MapState { status, vehicle_count, partial, updates_per_s, .. } = state;
     let source = RwSignal::new(None::<Feed>);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -45,9 +45,10 @@ pub fn StatusBadge(state: MapState) -> impl IntoView {
         ConnectionStatus::Connecting => "Connecting…".to_owned(),
         ConnectionStatus::Live => {
             let headline = source.get().map_or("Live", |feed| feed.headline());
+            let area = if partial.get() { " in this area" } else { "" };
             match vehicle_count.get() {
-                1 => format!("{headline} · 1 vehicle"),
-                n => format!("{headline} · {n} vehicles"),
+                1 => format!("{headline} · 1 vehicle{area}"),
+                n => format!("{headline} · {n} vehicles{area}"),
             }
         }
         ConnectionStatus::Reconnecting { retry_in_s } => {

@@ -22,6 +22,8 @@ const CONNECTING_AT_ONCE: usize = 256;
 /// What one reading client saw.
 #[derive(Debug, Default)]
 pub struct ClientLog {
+    /// Which kind of view the client opened the feed in (`views`), 0 for the whole fleet.
+    pub group: usize,
     pub frames: Vec<Received>,
     /// Whether the connection ended before the run did.
     pub dropped: bool,
@@ -50,29 +52,28 @@ pub enum Kind {
     Undecodable,
 }
 
-/// Opens `count` reading clients on `url`; each runs until `stop`. Returns the running
-/// clients and how many failed to connect.
+/// Opens a reading client on each `(url, group)`; each runs until `stop`. Returns the
+/// running clients and how many failed to connect.
 pub async fn readers(
-    url: &str,
-    count: usize,
+    targets: Vec<(String, usize)>,
     epoch: Instant,
     stop: &CancellationToken,
 ) -> (JoinSet<ClientLog>, usize) {
     let gate = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let mut connecting = JoinSet::new();
-    for _ in 0..count {
-        let (url, gate) = (url.to_owned(), Arc::clone(&gate));
+    for (url, group) in targets {
+        let gate = Arc::clone(&gate);
         connecting.spawn(async move {
             let _turn = gate.acquire_owned().await;
-            connect(&url).await
+            connect(&url).await.map(|socket| (socket, group))
         });
     }
     let mut running = JoinSet::new();
     let mut failed = 0;
     while let Some(connected) = connecting.join_next().await {
         match connected {
-            Ok(Ok(socket)) => {
-                running.spawn(read(socket, epoch, stop.clone()));
+            Ok(Ok((socket, group))) => {
+                running.spawn(read(socket, group, epoch, stop.clone()));
             }
             _ => failed += 1,
         }
@@ -104,10 +105,11 @@ async fn connect(
 
 async fn read(
     mut socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    group: usize,
     epoch: Instant,
     stop: CancellationToken,
 ) -> ClientLog {
-    let mut log = ClientLog::default();
+    let mut log = ClientLog { group, ..ClientLog::default() };
     loop {
         let message = tokio::select! {
             _ = stop.cancelled() => return log,

@@ -22,13 +22,20 @@
 //! read (frozen tabs): the others' p99 and the server's memory are compared with the plain
 //! candidate run.
 //!
-//! Layout: `client` (the load), `baseline` (the minimal server), `process` (servers as
-//! child processes, `/proc` readings), `report` (figures, table, JSON).
+//! With `--views`, each pair adds a run whose clients open the feed zoomed in (`views`):
+//! a quarter each on the whole fleet, the city centre at zoom 15, elsewhere at zoom 15 and
+//! elsewhere at zoom 13. Bytes per client are reported per group, and the server's CPU
+//! against the plain candidate run's.
+//!
+//! Layout: `client` (the load), `views` (where zoomed-in clients look), `baseline` (the
+//! minimal server), `process` (servers as child processes, `/proc` readings), `report`
+//! (figures, table, JSON).
 
 mod baseline;
 mod client;
 mod process;
 mod report;
+mod views;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -63,6 +70,9 @@ struct Args {
     /// Clients that never read, added in a third run per pair (0: no such run).
     #[arg(long, default_value_t = 0)]
     stalled: usize,
+    /// Add a run per pair with clients zoomed in all over the city.
+    #[arg(long)]
+    views: bool,
     /// Where to write the raw figures as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -108,6 +118,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         if args.stalled > 0 {
             order.push(Variant::WithStalled);
         }
+        if args.views {
+            order.push(Variant::Views);
+        }
         for variant in order {
             let server = match variant {
                 Variant::Baseline => process::baseline(&frames_file)?,
@@ -131,6 +144,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "vehicles": args.vehicles,
             "moving_per_tick": moving,
             "stalled": args.stalled,
+            "view_groups": views::GROUPS,
             "summary": summary,
             "runs": runs,
         });
@@ -177,7 +191,13 @@ async fn measure(
     let rss_before = server.rss()?;
     let epoch = Instant::now();
     let stop = CancellationToken::new();
-    let (mut clients, failed) = client::readers(&server.ws_url, args.clients, epoch, &stop).await;
+    let targets = (0..args.clients)
+        .map(|index| match variant {
+            Variant::Views => views::target(&server.ws_url, index),
+            _ => (server.ws_url.clone(), 0),
+        })
+        .collect();
+    let (mut clients, failed) = client::readers(targets, epoch, &stop).await;
     let stalled = match variant {
         Variant::WithStalled => client::stalled(&server.ws_url, args.stalled).await,
         _ => Vec::new(),

@@ -15,6 +15,8 @@ pub enum Variant {
     Candidate,
     /// The candidate with clients that never read connected too.
     WithStalled,
+    /// The candidate with clients zoomed in (`views`).
+    Views,
 }
 
 /// What one run produced, before it is reduced.
@@ -45,6 +47,8 @@ pub struct Run {
     pub window_s: f64,
     pub frames_per_client_s: f64,
     pub bytes_per_client_s: f64,
+    /// Per group of `views::GROUPS` (only the first in runs without views).
+    pub bytes_per_client_s_by_group: Vec<f64>,
     pub resyncs: u64,
     /// Server CPU in use during the window, in cores.
     pub server_cores: f64,
@@ -100,6 +104,20 @@ impl Run {
             .collect();
         let deltas_complete = skews.len();
         let mut latencies: Vec<f64> = latencies.into_iter().map(f64::from).collect();
+        let groups = m.logs.iter().map(|log| log.group + 1).max().unwrap_or(1);
+        let bytes_per_client_s_by_group = (0..groups)
+            .map(|group| {
+                let members: Vec<&ClientLog> =
+                    m.logs.iter().filter(|log| log.group == group).collect();
+                let bytes: u64 = members
+                    .iter()
+                    .flat_map(|log| &log.frames)
+                    .filter(|frame| (start..end).contains(&frame.at_us))
+                    .map(|frame| u64::from(frame.bytes))
+                    .sum();
+                bytes as f64 / members.len().max(1) as f64 / window_s
+            })
+            .collect();
         let mb = |bytes: u64| bytes as f64 / 1e6;
         Self {
             variant: m.variant,
@@ -112,6 +130,7 @@ impl Run {
             window_s,
             frames_per_client_s: frames as f64 / clients.max(1) as f64 / window_s,
             bytes_per_client_s: bytes as f64 / clients.max(1) as f64 / window_s,
+            bytes_per_client_s_by_group,
             resyncs,
             server_cores: m.cpu_s / window_s,
             frames_per_core_s: frames as f64 / m.cpu_s.max(1e-3),
@@ -182,6 +201,12 @@ pub struct Summary {
     pub stalled_latency_p99_ratio: Option<f64>,
     pub stalled_skew_p99_ratio: Option<f64>,
     pub stalled_kib_each: Option<f64>,
+    /// With clients zoomed in (`--views`): bytes per client per second by group, medians.
+    pub views_bytes_per_client_s: Option<Vec<f64>>,
+    /// The city centre at zoom 15 against the whole fleet in the same run: bytes saved.
+    pub views_centre_saved: Option<f64>,
+    /// Server CPU with a quarter each of the groups over the plain run's (all whole fleet).
+    pub views_cpu_ratio: Option<f64>,
 }
 
 pub fn summarize(runs: &[Run], stalled: usize) -> Summary {
@@ -236,6 +261,26 @@ pub fn summarize(runs: &[Run], stalled: usize) -> Summary {
             Variant::WithStalled,
         )
         .filter(|_| stalled > 0),
+        views_bytes_per_client_s: of(Variant::Views).next().map(|first| {
+            (0..first.bytes_per_client_s_by_group.len())
+                .map(|group| {
+                    let mut values: Vec<f64> = of(Variant::Views)
+                        .filter_map(|run| run.bytes_per_client_s_by_group.get(group).copied())
+                        .collect();
+                    percentile(&mut values, 0.5).unwrap_or(f64::NAN)
+                })
+                .collect()
+        }),
+        views_centre_saved: {
+            let mut saved: Vec<f64> = of(Variant::Views)
+                .filter_map(|run| match run.bytes_per_client_s_by_group[..] {
+                    [whole, centre, ..] if whole > 0.0 => Some(1.0 - centre / whole),
+                    _ => None,
+                })
+                .collect();
+            percentile(&mut saved, 0.5)
+        },
+        views_cpu_ratio: paired(|c, v| Some(v.server_cores / c.server_cores), Variant::Views),
     }
 }
 
@@ -277,6 +322,25 @@ impl Summary {
                 show_ratio(self.stalled_skew_p99_ratio)
             ));
             rows.push(format!("| Memory per stalled client | {kib:.1} KiB | | bounded |"));
+        }
+        if let Some(groups) = &self.views_bytes_per_client_s {
+            let each: Vec<String> = crate::views::GROUPS
+                .iter()
+                .zip(groups)
+                .map(|(name, bytes)| format!("{name} {bytes:.0}"))
+                .collect();
+            rows.push(format!(
+                "| Zoomed-in clients: bytes/s per client | {} | | |",
+                each.join(", ")
+            ));
+            rows.push(format!(
+                "| City centre at zoom 15: bytes saved against the whole fleet | {} | | |",
+                self.views_centre_saved.map_or("–".to_owned(), |s| format!("{:.0} %", s * 100.0))
+            ));
+            rows.push(format!(
+                "| Server CPU, mixed views over all whole fleet | {}× | | |",
+                show_ratio(self.views_cpu_ratio)
+            ));
         }
         rows.join("\n")
     }

@@ -1,3 +1,7 @@
+//! The hub's frames; frames cut to views are in `views`.
+
+mod views;
+
 use super::*;
 use crate::readiness::Upstream;
 use app::model::{TransportMode, VehicleId, VehiclePosition};
@@ -165,18 +169,32 @@ fn clients_joining_at_any_moment_end_with_the_tables_markers() {
 }
 
 /// A client as the browser is one: a snapshot, then deltas by their binary form.
+/// A client shown part of the map reads the frames cut to its view.
 struct Mirror {
     markers: std::collections::HashMap<VehicleId, app::model::Marker>,
     seq: u64,
     rx: broadcast::Receiver<Frame>,
+    view: Option<CellRect>,
 }
 
 impl Mirror {
     fn join(hub: &Hub) -> Self {
+        Self::join_in(hub, None)
+    }
+
+    fn join_in(hub: &Hub, view: Option<CellRect>) -> Self {
         let (snapshot, rx) = hub.subscribe();
-        let mut client = Self { markers: Default::default(), seq: snapshot.seq, rx };
+        let mut client = Self { markers: Default::default(), seq: snapshot.seq, rx, view };
         client.apply(&snapshot);
         client
+    }
+
+    /// What `Subscription` does when the client asks for another view.
+    fn change_view(&mut self, hub: &Hub, view: Option<CellRect>) {
+        self.view = view;
+        let snapshot = hub.snapshot();
+        self.seq = snapshot.seq;
+        self.apply(&snapshot);
     }
 
     fn catch_up(&mut self) {
@@ -189,8 +207,12 @@ impl Mirror {
     }
 
     fn apply(&mut self, frame: &Frame) {
-        let (updates, removed) = match wire::decode(&frame.binary()).expect("decodes") {
-            wire::WireFrame::Snapshot { vehicles, .. } => (vehicles, Vec::new()),
+        let Some(message) = frame.ws_message_in(self.view) else { return };
+        let (updates, removed) = match wire::decode(&ws::payload_of(&message)).expect("decodes") {
+            wire::WireFrame::Snapshot { vehicles, .. } => {
+                self.markers.clear();
+                (vehicles, Vec::new())
+            }
             wire::WireFrame::Delta { upserts, removed, .. } => (upserts, removed),
             wire::WireFrame::Status { .. } => return,
         };

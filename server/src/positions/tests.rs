@@ -107,6 +107,28 @@ fn a_vehicle_is_described_when_new_and_when_its_line_or_destination_changes() {
 }
 
 #[test]
+fn a_change_names_every_cell_its_vehicle_was_in_since_the_previous_drain() {
+    let table = LatestPositions::new(TTL);
+    let now = Instant::now();
+    let cell = |lat: f64| app::viewport::Cell::of(lat, 24.9);
+    let visited =
+        |table: &LatestPositions| table.drain_changes(now).expect("changes").upserts[0].visited;
+    table.upsert(position(1, 1_000, 60.15), now);
+    assert_eq!(visited(&table), CellRect::cell(cell(60.15)));
+
+    // North across two cells and back south within one drain: the drained cell counts too.
+    table.upsert(position(1, 2_000, 60.175), now);
+    table.upsert(position(1, 3_000, 60.165), now);
+    let mut span = CellRect::cell(cell(60.15));
+    span.extend(cell(60.175));
+    assert_eq!(visited(&table), span);
+
+    // The next drain starts from where the vehicle was drained.
+    table.upsert(position(1, 4_000, 60.1651), now);
+    assert_eq!(visited(&table), CellRect::cell(cell(60.165)));
+}
+
+#[test]
 fn vehicles_not_heard_from_within_the_ttl_expire_once() {
     let table = LatestPositions::new(TTL);
     let start = Instant::now();

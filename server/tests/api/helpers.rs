@@ -108,8 +108,12 @@ impl TestApp {
     }
 
     pub async fn connect(&self) -> WsClient {
-        let (stream, _) =
-            tokio_tungstenite::connect_async(self.ws_url.as_str()).await.expect("/ws accepts");
+        self.connect_to(&self.ws_url).await
+    }
+
+    /// A client of `/ws` at `url` (with a query, say).
+    pub async fn connect_to(&self, url: &str) -> WsClient {
+        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("/ws accepts");
         WsClient { stream, known: HashMap::new() }
     }
 

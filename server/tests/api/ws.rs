@@ -1,6 +1,8 @@
 //! `/ws`: snapshot, deltas, shared frames, limits.
 
 use app::model::ServerFrame;
+use app::viewport::Bounds;
+use app::wire::client::{self, ClientMessage};
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -106,6 +108,79 @@ async fn malformed_messages_are_counted_and_the_valid_ones_still_reach_the_map()
     ] {
         assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
     }
+}
+
+/// The vehicles of a snapshot, by number.
+fn numbers(frame: &ServerFrame) -> Vec<u32> {
+    let ServerFrame::Snapshot { vehicles, .. } = frame else {
+        panic!("expected a snapshot, got {frame:?}");
+    };
+    let mut numbers: Vec<u32> = vehicles.iter().map(|m| m.id.number()).collect();
+    numbers.sort_unstable();
+    numbers
+}
+
+async fn tell(client: &mut crate::helpers::WsClient, message: &ClientMessage) {
+    let bytes = client::encode(message);
+    client.stream.send(Message::Binary(bytes.into())).await.expect("sent");
+}
+
+#[tokio::test]
+async fn a_client_zoomed_into_the_centre_is_sent_only_the_vehicles_around_it() {
+    let app = spawn_app().await;
+    app.publish_position(1, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    app.publish_position(2, "2026-11-24T06:00:00.000Z", 60.25, 24.94);
+    let mut client = app.connect_past_snapshot().await;
+
+    // Around the railway station, about zoom 15 on a laptop; vehicle 2 is in Pakila.
+    let centre = Bounds::new(60.160, 24.900, 60.182, 24.982).expect("a view");
+    tell(&mut client, &ClientMessage::View(centre)).await;
+    // (The vehicles' first delta may come first.)
+    let zoomed = client.frame_where(|f| matches!(f, ServerFrame::Snapshot { .. })).await;
+    assert_eq!(numbers(&zoomed), [1], "a snapshot of the view");
+
+    app.publish_position(2, "2026-11-24T06:00:01.000Z", 60.251, 24.941);
+    app.publish_position(1, "2026-11-24T06:00:01.000Z", 60.171, 24.941);
+    loop {
+        let frame = client.next_frame().await;
+        assert_eq!(upserted(&frame, vehicle(2)), None, "Pakila is out of view");
+        if upserted(&frame, vehicle(1)) == Some((60.171, 24.941)) {
+            break;
+        }
+    }
+
+    // Driving into view, vehicle 2 arrives with its line (`next_frame` insists on it).
+    app.publish_position(2, "2026-11-24T06:00:02.000Z", 60.175, 24.95);
+    client.frame_where(|f| upserted(f, vehicle(2)).is_some()).await;
+
+    // Something that is not a view is counted and ignored; zooming out gets everything.
+    client.stream.send(Message::Binary(vec![app::wire::VERSION, 99].into())).await.expect("sent");
+    tell(&mut client, &ClientMessage::Everything).await;
+    let everything = client.frame_where(|f| matches!(f, ServerFrame::Snapshot { .. })).await;
+    assert_eq!(numbers(&everything), [1, 2]);
+    assert_eq!(app.stats.ws_client_messages_ignored.get(), 1);
+    assert_eq!(app.stats.ws_view_changes.get(), 2);
+}
+
+#[tokio::test]
+async fn a_page_opening_the_feed_in_a_view_gets_a_first_snapshot_of_that_view() {
+    let app = spawn_app().await;
+    app.publish_position(1, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
+    app.publish_position(2, "2026-11-24T06:00:00.000Z", 60.25, 24.94);
+    let centre = Bounds::new(60.160, 24.900, 60.182, 24.982).expect("a view");
+    let mut client = app.connect_to(&format!("{}?view={centre}", app.ws_url)).await;
+    assert_eq!(numbers(&client.next_frame().await), [1]);
+
+    for bad in ["60.16,24.9,60.18", "60.2,24.9,60.1,25", "x", "1,2,3,4&view=1,2,3,4"] {
+        let refused = tokio_tungstenite::connect_async(format!("{}?view={bad}", app.ws_url)).await;
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 400, "{bad}");
+            }
+            other => panic!("{bad}: expected 400, got {other:?}"),
+        }
+    }
+    assert_eq!(app.stats.ws_refused_bad_request.get(), 4);
 }
 
 #[tokio::test]
