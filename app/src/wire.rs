@@ -478,4 +478,6 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

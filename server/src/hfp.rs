@@ -125,4 +125,6 @@ impl Message<'_> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

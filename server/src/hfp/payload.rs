@@ -77,7 +77,11 @@ impl Payload {
             lon: fields.long,
             speed_mps: fields.spd.filter(|s| s.is_finite() && *s >= 0.0),
             heading: fields.hdg.filter(|h| (0.0..=360.0).contains(h)).map(|h| h.round() as u16),
-            delay_s: fields.dl.filter(|d| d.is_finite()).map(|d| -(d.round() as i32)),
+            // Turned before the cast, which saturates: turning `i32::MIN` would overflow.
+            delay_s: fields
+                .dl
+                .filter(|d| d.is_finite())
+                .map(|d| (-d).round().clamp(-f64::from(i32::MAX), f64::from(i32::MAX)) as i32),
             doors_open: fields.drst.map(|d| d != 0),
             occupancy: fields.occu.and_then(|o| u8::try_from(o).ok()).filter(|o| *o <= 100),
             start_time: fields.start.filter(|s| !s.is_empty()),

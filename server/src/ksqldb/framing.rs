@@ -185,6 +185,9 @@ fn truncate(mut text: String) -> String {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
