@@ -24,6 +24,9 @@ const fanout = read('fanout');
 const http = read('http');
 const browser = read('browser');
 const hot = read('hot_paths');
+// The 10-minute soak runs apart (`scripts/bench.sh --soak`), so it may be missing or older.
+const soak = fs.existsSync('target/bench/soak.json') ? read('soak') : null;
+const soakCommit = fs.existsSync('target/bench/soak-commit') ? fs.readFileSync('target/bench/soak-commit', 'utf8').trim() : null;
 // The commit measured, as scripts/bench.sh noted it when it started (HEAD otherwise), and
 // whether what it measures had uncommitted changes then.
 const measured = fs.existsSync('target/bench/commit') ? fs.readFileSync('target/bench/commit', 'utf8').trim() : git('rev-parse', '--short', 'HEAD');
@@ -97,6 +100,28 @@ if (s.views_bytes_per_client_s) {
   );
 }
 out('', 'Every run:', '', '```', ...text('fanout').split('\n').filter((l) => l.startsWith('pair ')), '```', '');
+
+if (soak) {
+  const first = soak.rss_samples[0]?.[1];
+  const last = soak.rss_samples.at(-1)?.[1];
+  out(
+    '## Soak',
+    '',
+    `\`scripts/bench.sh --soak\`${soakCommit ? ` (commit ${soakCommit})` : ''}: ${soak.seconds} s, the simulator at ${thousands(soak.vehicles)} vehicles, ` +
+      `${soak.readers} clients reading every frame and ${soak.churners} connecting, taking their snapshot and leaving, over and over`,
+    `(${thousands(soak.churn_cycles)} times). Resident memory sampled every ${f(soak.rss_samples[1]?.[0] - soak.rss_samples[0]?.[0], 0)} s; the slope is fitted`,
+    'after the first fifth of the run.',
+    '',
+    '| Figure | Value | Goal |',
+    '| --- | --- | --- |',
+    `| Result | ${soak.passed ? 'passed' : '**failed**'} | |`,
+    `| Resident memory, first → last sample | ${f(first)} → ${f(last)} MB | flat |`,
+    `| Slope | ${f(soak.rss_slope_mb_per_min, 2)} MB/min: ${f(soak.rss_growth_mb)} MB over the run | ≤ ${f(soak.rss_growth_bound_mb)} MB |`,
+    `| Frames out of order / readers dropped / readers behind at the end | ${soak.out_of_order} / ${soak.dropped} / ${soak.behind} | 0 / 0 / 0 |`,
+    `| Deltas per reader; resyncs | ${f(soak.deltas_per_reader, 0)}; ${soak.resyncs} | |`,
+    '',
+  );
+}
 
 out(
   '## HTTP API',
@@ -188,6 +213,6 @@ out(
 fs.writeFileSync('docs/BENCHMARKS.md', lines.join('\n'));
 fs.writeFileSync(
   'docs/benchmarks.json',
-  JSON.stringify({ date, commit, baseline: baseRef, machine, hot_paths: hot, fanout, http, browser }, null, 2) + '\n',
+  JSON.stringify({ date, commit, baseline: baseRef, machine, hot_paths: hot, fanout, http, browser, soak }, null, 2) + '\n',
 );
 console.error('Written: docs/BENCHMARKS.md, docs/benchmarks.json');

@@ -5,13 +5,18 @@
 #   2. fan-out (server/benches/fanout): N live /ws clients against the real server, and a
 #      minimal tokio-tungstenite broadcast server as the baseline;
 #   3. HTTP (scripts/bench-http.sh): the API under wrk, from memory and from Redis;
-#   4. browser (scripts/bench-browser.sh): the map in headless Chromium, against BASE_REF.
+#   4. browser (scripts/bench-browser.sh): the map in headless Chromium, against BASE_REF;
+#   5. soak (server/benches/fanout, --soak): one server under steady load, checked for
+#      frames out of order, readers falling behind and memory growing.
 #
 #   scripts/bench.sh [BASE_REF]   the whole suite (about 40 minutes on 2 cores, plus the
 #                                 baseline's build when it is not cached); writes
 #                                 docs/BENCHMARKS.md and docs/benchmarks.json
-#   scripts/bench.sh --smoke      each part for seconds, to show that it still runs (the
-#                                 test command does this); writes only under target/bench
+#   scripts/bench.sh --smoke      each part for seconds (the soak for 30), to show that it
+#                                 still runs and the soak holds (the test command does
+#                                 this); writes only under target/bench
+#   scripts/bench.sh --soak       the 10-minute soak alone (BENCH_SOAK_SECONDS), then the
+#                                 report again with its figures
 #
 # Knobs for the fan-out: BENCH_CLIENTS (10000), BENCH_SECONDS (60), BENCH_PAIRS (5),
 # BENCH_STALLED (100); for HTTP: BENCH_HTTP_SECONDS (10). The browser part has its own
@@ -24,13 +29,29 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 smoke=0
+soak_only=0
 if [[ "${1:-}" == "--smoke" ]]; then
   smoke=1
+  shift
+elif [[ "${1:-}" == "--soak" ]]; then
+  soak_only=1
   shift
 fi
 base_ref=${1:-HEAD}
 out="$PWD/target/bench"
 mkdir -p "$out"
+# 500 readers and 20 churning clients, as the reliability issue sets the soak.
+soak=(--soak "${BENCH_SOAK_SECONDS:-600}" --readers 500 --churners 20 --sample-seconds 10)
+
+if ((soak_only)); then
+  git rev-parse --short HEAD >"$out/soak-commit"
+  step "Soak: ${BENCH_SOAK_SECONDS:-600} s under steady load"
+  cargo bench --locked -p server --bench fanout -- "${soak[@]}" --json "$out/soak.json" |
+    tee "$out/soak.txt"
+  step "Writing docs/BENCHMARKS.md and docs/benchmarks.json"
+  node scripts/bench-report.mjs "$base_ref"
+  exit 0
+fi
 
 if (( smoke )); then
   # The test command's debug build, features included, so nothing is compiled twice.
@@ -72,6 +93,12 @@ cargo bench --locked "${build[@]}" -p server --bench hot_paths -- "${hot[@]}" |
 step "Fan-out: live clients against the real server and a minimal broadcast server"
 cargo bench --locked "${build[@]}" -p server --bench fanout -- "${fanout[@]}" |
   tee "$out/fanout$suffix.txt"
+
+if (( smoke )); then
+  step "Soak, short: 30 s under steady load"
+  cargo bench --locked "${build[@]}" -p server --bench fanout -- --soak 30 --readers 500 \
+    --churners 20 --sample-seconds 2 --json "$out/soak-smoke.json" | tee "$out/soak-smoke.txt"
+fi
 
 step "HTTP: the API under wrk"
 if (( smoke )); then

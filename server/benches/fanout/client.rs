@@ -81,8 +81,11 @@ pub async fn readers(
     (running, failed)
 }
 
+/// A load client's socket.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
 /// Opens `count` clients that never read; they hold their sockets until dropped.
-pub async fn stalled(url: &str, count: usize) -> Vec<WebSocketStream<MaybeTlsStream<TcpStream>>> {
+pub async fn stalled(url: &str, count: usize) -> Vec<Socket> {
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
         if let Ok(socket) = connect(url).await {
@@ -92,9 +95,7 @@ pub async fn stalled(url: &str, count: usize) -> Vec<WebSocketStream<MaybeTlsStr
     sockets
 }
 
-async fn connect(
-    url: &str,
-) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tokio_tungstenite::tungstenite::Error> {
+pub async fn connect(url: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     // A small read buffer: tungstenite's default 128 KiB, zero-filled, times 10,000
     // clients would be the load generator's own bottleneck.
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
@@ -104,7 +105,7 @@ async fn connect(
 }
 
 async fn read(
-    mut socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    mut socket: Socket,
     group: usize,
     epoch: Instant,
     stop: CancellationToken,

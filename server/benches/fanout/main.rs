@@ -27,14 +27,23 @@
 //! elsewhere at zoom 13. Bytes per client are reported per group, and the server's CPU
 //! against the plain candidate run's.
 //!
-//! Layout: `client` (the load), `views` (where zoomed-in clients look), `baseline` (the
-//! minimal server), `process` (servers as child processes, `/proc` readings), `report`
+//! With `--soak SECONDS` it runs the soak instead (`soak`): one server under steady load
+//! (`--readers` clients reading, `--churners` connecting and leaving), failing when frames
+//! come out of order, a reader falls behind or memory grows:
+//!
+//! ```sh
+//! cargo bench -p server --bench fanout -- --soak 600 --readers 500 --churners 20
+//! ```
+//!
+//! Layout: `client` (the load), `views` (where zoomed-in clients look), `soak`, `baseline`
+//! (the minimal server), `process` (servers as child processes, `/proc` readings), `report`
 //! (figures, table, JSON).
 
 mod baseline;
 mod client;
 mod process;
 mod report;
+mod soak;
 mod views;
 
 use std::path::PathBuf;
@@ -73,6 +82,18 @@ struct Args {
     /// Add a run per pair with clients zoomed in all over the city.
     #[arg(long)]
     views: bool,
+    /// Run the soak for this many seconds instead of the comparison.
+    #[arg(long)]
+    soak: Option<u64>,
+    /// Soak: clients reading every frame.
+    #[arg(long, default_value_t = 500)]
+    readers: usize,
+    /// Soak: clients connecting, taking their snapshot and leaving, over and over.
+    #[arg(long, default_value_t = 20)]
+    churners: usize,
+    /// Soak: seconds between memory samples.
+    #[arg(long, default_value_t = 10)]
+    sample_seconds: u64,
     /// Where to write the raw figures as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -96,7 +117,28 @@ fn main() -> anyhow::Result<()> {
     if let Some(frames) = &args.serve_baseline {
         return runtime.block_on(baseline::serve(frames));
     }
+    if let Some(seconds) = args.soak {
+        return runtime.block_on(run_soak(&args, seconds));
+    }
     runtime.block_on(run(args))
+}
+
+async fn run_soak(args: &Args, seconds: u64) -> anyhow::Result<()> {
+    let report = soak::run(soak::Soak {
+        seconds,
+        readers: args.readers,
+        churners: args.churners,
+        vehicles: args.vehicles,
+        sample_every: Duration::from_secs(args.sample_seconds.max(1)),
+    })
+    .await?;
+    println!("{}", report.line());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    anyhow::ensure!(report.passed, "the soak failed: {}", report.line());
+    Ok(())
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

@@ -260,6 +260,11 @@ impl WsClient {
         }
     }
 
+    /// Every vehicle the client holds now, as a browser's map would show it.
+    pub fn known(&self) -> &HashMap<VehicleId, Marker> {
+        &self.known
+    }
+
     fn complete(&mut self, frame: WireFrame) -> ServerFrame {
         match frame {
             WireFrame::Snapshot { seq, vehicles } => {
@@ -305,6 +310,21 @@ impl WsClient {
         })
         .await
         .expect("the expected frame arrives")
+    }
+
+    /// The next data frame with no time limit, or `None` when the socket ended: for
+    /// clients that stay connected through an outage, when nothing may come for a while.
+    pub async fn next_frame_or_end(&mut self) -> Option<ServerFrame> {
+        loop {
+            match self.stream.next().await? {
+                Ok(Message::Binary(bytes)) => {
+                    return Some(self.complete(wire::decode(&bytes).expect("frames decode")));
+                }
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(other) => panic!("unexpected message {other:?}"),
+                Err(_) => return None,
+            }
+        }
     }
 
     pub async fn send_text(&mut self, text: &str) {

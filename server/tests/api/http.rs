@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{TestApp, WAIT, read_until_closed, spawn_app_with};
+use crate::helpers::{TestApp, WAIT, read_until_closed, spawn_app, spawn_app_with};
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -100,4 +100,26 @@ async fn one_address_holds_at_most_its_cap_of_connections_websockets_included() 
     })
     .await
     .expect("the place is given back");
+}
+
+#[tokio::test]
+async fn headers_too_large_or_too_many_are_answered_431_and_the_connection_closed() {
+    let app = spawn_app().await;
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(512 * 1024)
+    );
+    let many = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200).map(|n| format!("X-{n}: 1\r\n")).collect::<String>()
+    );
+    for request in [huge, many] {
+        let mut stream = app.tcp().await;
+        // The server may answer and close before it has read everything we send.
+        let _ = stream.write_all(request.as_bytes()).await;
+        let answer = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{}", &answer[..answer.len().min(200)]);
+    }
+    let (status, _) = app.get_json("/healthz").await;
+    assert_eq!(status, 200, "others are served as before");
 }

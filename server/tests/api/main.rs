@@ -4,8 +4,10 @@
 mod api_errors;
 mod daemon;
 mod fake_ksqldb;
+mod faults;
 mod helpers;
 mod http;
+mod integrity;
 #[cfg(feature = "kafka")]
 mod kafka_ingest;
 mod ksqldb;
