@@ -310,10 +310,7 @@ pub enum Header {
 /// frames, such as the load generator, at a fraction of [`decode`]'s cost.
 pub fn header(bytes: &[u8]) -> Result<Header, WireError> {
     let mut r = Reader { bytes };
-    let version = r.u8()?;
-    if version != VERSION {
-        return Err(WireError::Version(version));
-    }
+    r.version()?;
     match r.u8()? {
         SNAPSHOT => Ok(Header::Snapshot { seq: r.varint()? }),
         DELTA => Ok(Header::Delta { seq: r.varint()?, received_ms: r.varint()? }),
@@ -327,10 +324,7 @@ pub fn header(bytes: &[u8]) -> Result<Header, WireError> {
 /// sends them as new ones.
 pub fn restamped(delta: &[u8], seq: u64, received_ms: u64) -> Result<Vec<u8>, WireError> {
     let mut r = Reader { bytes: delta };
-    let version = r.u8()?;
-    if version != VERSION {
-        return Err(WireError::Version(version));
-    }
+    r.version()?;
     match r.u8()? {
         DELTA => {}
         kind => return Err(WireError::Kind(kind)),
@@ -348,10 +342,7 @@ pub fn restamped(delta: &[u8], seq: u64, received_ms: u64) -> Result<Vec<u8>, Wi
 /// Reads one frame. Never panics, and never reserves more than the bytes could hold.
 pub fn decode(bytes: &[u8]) -> Result<WireFrame, WireError> {
     let mut r = Reader { bytes };
-    let version = r.u8()?;
-    if version != VERSION {
-        return Err(WireError::Version(version));
-    }
+    r.version()?;
     let frame = match r.u8()? {
         STATUS => match r.u8()? {
             0 => WireFrame::Status { feed: FeedState::Live },
@@ -388,6 +379,13 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The leading version byte, which must be this build's.
+    fn version(&mut self) -> Result<(), WireError> {
+        match self.u8()? {
+            VERSION => Ok(()),
+            other => Err(WireError::Version(other)),
+        }
+    }
     fn take<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let (head, rest) = self.bytes.split_first_chunk::<N>().ok_or(WireError::Truncated)?;
         self.bytes = rest;

@@ -40,10 +40,7 @@ pub fn encode(message: &ClientMessage) -> Vec<u8> {
 /// Reads a message from a browser. Never panics.
 pub fn decode(bytes: &[u8]) -> Result<ClientMessage, WireError> {
     let mut r = Reader { bytes };
-    let version = r.u8()?;
-    if version != VERSION {
-        return Err(WireError::Version(version));
-    }
+    r.version()?;
     let message = match r.u8()? {
         EVERYTHING => ClientMessage::Everything,
         VIEW => {

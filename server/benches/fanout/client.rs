@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -104,6 +104,30 @@ pub async fn connect(url: &str) -> Result<Socket, tokio_tungstenite::tungstenite
     Ok(socket)
 }
 
+/// What a reading client gets next.
+pub enum Next {
+    Frame(Bytes),
+    /// The run is over.
+    Stopped,
+    /// The server closed the connection or broke it.
+    Ended,
+}
+
+/// The next data message (control frames skipped), unless `stop` comes first.
+pub async fn next_frame(socket: &mut Socket, stop: &CancellationToken) -> Next {
+    loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => return Next::Stopped,
+            message = socket.next() => message,
+        };
+        match message {
+            Some(Ok(Message::Binary(bytes))) => return Next::Frame(bytes),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Next::Ended,
+        }
+    }
+}
+
 async fn read(
     mut socket: Socket,
     group: usize,
@@ -112,14 +136,10 @@ async fn read(
 ) -> ClientLog {
     let mut log = ClientLog { group, ..ClientLog::default() };
     loop {
-        let message = tokio::select! {
-            _ = stop.cancelled() => return log,
-            message = socket.next() => message,
-        };
-        let bytes = match message {
-            Some(Ok(Message::Binary(bytes))) => bytes,
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => {
+        let bytes = match next_frame(&mut socket, &stop).await {
+            Next::Frame(bytes) => bytes,
+            Next::Stopped => return log,
+            Next::Ended => {
                 log.dropped = true;
                 return log;
             }

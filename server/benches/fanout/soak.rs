@@ -162,14 +162,10 @@ async fn sample(server: &Server, soak: Soak) -> anyhow::Result<Vec<(f64, f64)>> 
 async fn read(mut socket: client::Socket, stop: CancellationToken) -> Reader {
     let mut reader = Reader::default();
     loop {
-        let message = tokio::select! {
-            _ = stop.cancelled() => return reader,
-            message = socket.next() => message,
-        };
-        let bytes = match message {
-            Some(Ok(Message::Binary(bytes))) => bytes,
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => {
+        let bytes = match client::next_frame(&mut socket, &stop).await {
+            client::Next::Frame(bytes) => bytes,
+            client::Next::Stopped => return reader,
+            client::Next::Ended => {
                 reader.dropped = true;
                 return reader;
             }

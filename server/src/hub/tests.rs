@@ -130,18 +130,12 @@ fn a_delta_carries_when_its_oldest_message_was_received() {
 #[test]
 fn clients_joining_at_any_moment_end_with_the_tables_markers() {
     let (hub, positions, _) = hub();
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = random(0x2545_f491_4f6c_dd1d);
     let mut clients = Vec::new();
     for step in 0..400_i64 {
         let mut p = position((next() % 12) as u32, 1_000 + step);
         p.line = Some(["1", "2"][(next() % 2) as usize].into());
-        p.headsign = (next() % 3 == 0).then(|| "Kamppi".into());
+        p.headsign = next().is_multiple_of(3).then(|| "Kamppi".into());
         positions.upsert(p, Instant::now());
         match next() % 4 {
             0 => hub.tick(Instant::now()),
@@ -165,6 +159,16 @@ fn clients_joining_at_any_moment_end_with_the_tables_markers() {
         let mut markers: Vec<_> = client.markers.into_values().collect();
         markers.sort_by_key(|m| m.id);
         assert_eq!(markers, expected);
+    }
+}
+
+/// A deterministic source of random numbers (xorshift64) for the randomized tests.
+fn random(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
     }
 }
 

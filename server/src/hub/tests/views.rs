@@ -142,13 +142,7 @@ fn a_deltas_cuts_are_let_go_two_deltas_later() {
 #[test]
 fn clients_shown_a_view_end_with_the_tables_markers_in_it() {
     let (hub, positions, _) = hub();
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = random(0x9e37_79b9_7f4a_7c15);
     let views = [
         None,
         Some(VIEW),
