@@ -77,6 +77,13 @@ pub struct Config {
     #[arg(long, env = "TRANSIT_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
 
+    /// Seconds an upstream (the MQTT broker, ksqlDB, Redis) may leave a liveness probe
+    /// unanswered before the server treats it as down: a hung upstream, whose connection
+    /// stays open but says nothing, as well as a closed one. Probes go out every half of
+    /// this, so the cost is a few bytes per upstream every few seconds.
+    #[arg(long, env = "TRANSIT_UPSTREAM_TIMEOUT_SECS", default_value_t = defaults::UPSTREAM_TIMEOUT_SECS)]
+    pub upstream_timeout_secs: u64,
+
     /// Most connections one client address may hold open at once (WebSockets included);
     /// more are closed on arrival. 0 for no cap, as behind a reverse proxy, where every
     /// connection comes from the proxy's address.
@@ -225,6 +232,9 @@ mod defaults {
     /// Long enough for any real client on a slow mobile link; short enough that thousands
     /// of stalled connections cannot pile up.
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+    /// A hung upstream is reported within 10 s: sooner than a rider wonders why nothing
+    /// moves, and pings every 5 s cost nothing worth counting.
+    pub const UPSTREAM_TIMEOUT_SECS: u64 = 10;
     /// Far above a browser's handful of connections (six or so, plus its WebSocket), far
     /// below what would starve everyone else of file descriptors.
     pub const MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
@@ -260,6 +270,8 @@ pub enum ConfigError {
     Origin(String),
     #[error("--request-timeout-ms must be between 100 and 600000, not {0}")]
     RequestTimeout(u64),
+    #[error("--upstream-timeout-secs must be between 2 and 600, not {0}")]
+    UpstreamTimeout(u64),
     #[error("--max-ws-clients must be at least 1")]
     MaxClients,
     #[error("--tile-url must be empty or an http(s) URL template, not `{0}`")]
@@ -306,6 +318,10 @@ impl Config {
         if !(100..=600_000).contains(&self.request_timeout_ms) {
             return Err(ConfigError::RequestTimeout(self.request_timeout_ms));
         }
+        // MQTT keep-alive is whole seconds, at least one: half of this.
+        if !(2..=600).contains(&self.upstream_timeout_secs) {
+            return Err(ConfigError::UpstreamTimeout(self.upstream_timeout_secs));
+        }
         if self.max_ws_clients == 0 {
             return Err(ConfigError::MaxClients);
         }
@@ -338,6 +354,10 @@ impl Config {
         Duration::from_millis(self.request_timeout_ms)
     }
 
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_secs(self.upstream_timeout_secs)
+    }
+
     /// The defaults, listening on a free loopback port, built directly: the environment of
     /// the test process never leaks in. Tests adjust fields from here.
     pub fn for_tests() -> Self {
@@ -356,6 +376,7 @@ impl Config {
             vehicle_ttl_secs: defaults::VEHICLE_TTL_SECS,
             tick_ms: defaults::TICK_MS,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            upstream_timeout_secs: defaults::UPSTREAM_TIMEOUT_SECS,
             max_connections_per_address: defaults::MAX_CONNECTIONS_PER_ADDRESS,
             max_ws_clients: defaults::MAX_WS_CLIENTS,
             ksqldb_url: None,
@@ -410,6 +431,12 @@ mod tests {
         let mut config = Config::for_tests();
         config.request_timeout_ms = 0;
         assert!(matches!(config.validate(), Err(ConfigError::RequestTimeout(0))));
+
+        for secs in [0, 1, 601] {
+            let mut config = Config::for_tests();
+            config.upstream_timeout_secs = secs;
+            assert!(matches!(config.validate(), Err(ConfigError::UpstreamTimeout(s)) if s == secs));
+        }
 
         let mut config = Config::for_tests();
         config.sim_vehicles = 0;

@@ -19,7 +19,9 @@
 //! so that a key of another type or a value of any size is reported by Redis, never
 //! transferred: one such key is a rejected value (counted), not a failed request.
 //! One [`ConnectionManager`] is shared by every request and reconnects by itself after
-//! Redis restarts.
+//! Redis restarts. [`RedisStore::watch`] pings it, so `/readyz` and `/metrics` say when
+//! Redis is away (or hung) even while nobody clicks; the server stays ready meanwhile,
+//! because the fallback store answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
 
 use crate::metrics::Stats;
+use crate::readiness::{Readiness, Upstream};
 
 /// Keys per `SCAN` step and per `MGET`: big enough that a 2,000-vehicle listing is a few
 /// round trips, small enough that no single command holds Redis for long.
@@ -113,6 +116,40 @@ impl RedisStore {
             .set_number_of_retries(1);
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
         Ok(Self { connection, stats })
+    }
+
+    /// Pings Redis every `every` until `shutdown`: marks it degraded on the first failure
+    /// (a closed connection or no answer within the response timeout) and restored on the
+    /// first success, logging each change once.
+    pub async fn watch(
+        self,
+        readiness: Readiness,
+        every: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            let mut connection = self.connection.clone();
+            let pinged: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
+            match pinged {
+                Ok(_) => {
+                    if readiness.restored(Upstream::Redis) {
+                        tracing::info!("Redis is back: lookups are answered from it again.");
+                    }
+                }
+                Err(error) => {
+                    let reason = if error.is_timeout() { "timeout" } else { "io" };
+                    if readiness.degrade(Upstream::Redis, reason) {
+                        tracing::warn!(%error, "Redis unavailable; lookups fall back until it answers.");
+                    }
+                }
+            }
+        }
     }
 
     /// One vehicle. A stored value that is not a row (another type, too large, does not

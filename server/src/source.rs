@@ -85,6 +85,16 @@ impl Source {
         }
     }
 
+    /// The upstream it depends on, if any.
+    pub fn upstream(&self) -> Option<Upstream> {
+        match self {
+            Self::Live(_) => Some(Upstream::Mqtt),
+            Self::Simulator(_) => None,
+            Self::Replay(..) => Some(Upstream::Replay),
+            Self::Ksqldb(_) => Some(Upstream::Ksqldb),
+        }
+    }
+
     /// The embedded source the configuration asks for. `auto` probes the live broker.
     pub async fn choose(config: &Config, readiness: &Readiness) -> Result<Choice, SourceError> {
         let simulator = || {
@@ -99,7 +109,8 @@ impl Source {
             // Not ready until subscribed: browsers are told the feed is stalled meanwhile.
             readiness.down(Upstream::Mqtt);
             Source::Live(mqtt::MqttSource {
-                broker,
+                // A hang is reported within two pings.
+                broker: mqtt::Broker::with_keep_alive(broker, config.upstream_timeout() / 2),
                 topic_filter: config.mqtt.topic.clone(),
                 readiness: readiness.clone(),
             })

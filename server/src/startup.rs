@@ -5,8 +5,9 @@
 //!
 //! Task ownership: the application owns every long-lived task. Each runs under a named
 //! tracing span, is spawned on one [`TaskTracker`], and watches one [`CancellationToken`]:
-//! the hub ticker, the source, and one task per WebSocket client. HTTP connections are
-//! owned by the listener ([`serve`](crate::serve)), which cuts them after a grace period.
+//! the hub ticker, the source, the Redis watch, and one task per WebSocket client. HTTP
+//! connections are owned by the listener ([`serve`](crate::serve)), which cuts them after a
+//! grace period.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -90,6 +91,8 @@ pub struct Application {
     /// What every HTTP connection is held to (`serve`).
     limits: serve::Limits,
     source: Option<Source>,
+    /// Redis to ping, where to report it, and how often.
+    redis_watch: Option<(RedisStore, Readiness, Duration)>,
     ingest: Ingest,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
@@ -126,7 +129,7 @@ impl Application {
                     )
                 }
                 Some(url) => {
-                    let client = KsqlClient::new(url)?;
+                    let client = KsqlClient::new(url, config.upstream_timeout())?;
                     let readiness = Readiness::waiting_for(Upstream::Ksqldb);
                     let bridge = Bridge {
                         client: client.clone(),
@@ -138,14 +141,21 @@ impl Application {
                     (Arc::new(KsqlBackend::new(client)), Some(Source::Ksqldb(bridge)), readiness)
                 }
             };
-        let redis: Option<Arc<dyn Backend>> = match config.redis_url.as_deref() {
-            Some(url) => Some(Arc::new(RedisStore::new(
+        let redis_store = match config.redis_url.as_deref() {
+            Some(url) => Some(RedisStore::new(
                 url,
                 config.redis_password.as_ref().map(|p| p.expose()),
                 Arc::clone(&stats),
-            )?)),
+            )?),
             None => None,
         };
+        let redis = redis_store.clone().map(|store| Arc::new(store) as Arc<dyn Backend>);
+        for upstream in source.iter().filter_map(Source::upstream) {
+            readiness.uses(upstream);
+        }
+        if redis_store.is_some() {
+            readiness.uses(Upstream::Redis);
+        }
         let backend: Arc<dyn Backend> = match &redis {
             Some(redis) => Arc::new(Fallback {
                 first: Arc::clone(redis),
@@ -186,7 +196,7 @@ impl Application {
                 table: Store::new(table_backend, config.tick()),
             },
             stats: Arc::clone(&stats),
-            readiness,
+            readiness: readiness.clone(),
             ws: WsContext {
                 hub: Arc::clone(&hub),
                 stats: Arc::clone(&stats),
@@ -210,6 +220,7 @@ impl Application {
                 per_address: config.max_connections_per_address as usize,
             },
             source,
+            redis_watch: redis_store.map(|store| (store, readiness, config.upstream_timeout() / 2)),
             ingest,
             stats,
             shutdown,
@@ -249,6 +260,7 @@ impl Application {
             tick,
             limits,
             source,
+            redis_watch,
             ingest,
             stats,
             shutdown,
@@ -260,6 +272,13 @@ impl Application {
         if let Some(source) = source {
             tracker.spawn(
                 source.run(ingest, shutdown.clone()).instrument(tracing::info_span!("source")),
+            );
+        }
+        if let Some((store, readiness, every)) = redis_watch {
+            tracker.spawn(
+                store
+                    .watch(readiness, every, shutdown.clone())
+                    .instrument(tracing::info_span!("redis_watch")),
             );
         }
 
@@ -362,12 +381,22 @@ async fn count_api_responses(
 async fn ready(State(readiness): State<Readiness>) -> impl IntoResponse {
     let down = readiness.down_upstream();
     let status = if down.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({ "ready": down.is_none(), "down": down.map(|u| u.as_str()) });
+    let degraded: Vec<&str> = readiness.degraded().iter().map(Upstream::as_str).collect();
+    let body = serde_json::json!({
+        "ready": down.is_none(),
+        "down": down.map(|u| u.as_str()),
+        "degraded": degraded,
+    });
     (status, axum::Json(body))
 }
 
-async fn metrics(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], stats.render())
+async fn metrics(
+    State(stats): State<Arc<Stats>>,
+    State(readiness): State<Readiness>,
+) -> impl IntoResponse {
+    let mut text = stats.render();
+    readiness.render_metrics(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 fn warn_if_site_missing(site_root: &Path) {

@@ -65,7 +65,10 @@ impl Bridge {
                         tracing::info!("Applied the ksqlDB statements.");
                         statements_applied = true;
                     }
-                    Err(error) => last_error = Some(self.report(&error.to_string(), last_error)),
+                    Err(error) => {
+                        self.readiness.lost(Upstream::Ksqldb, error.reason());
+                        last_error = Some(self.report(&error.to_string(), last_error));
+                    }
                 }
             }
             let started = Instant::now();
@@ -81,16 +84,17 @@ impl Bridge {
             if self.readiness.is_ready() {
                 last_error = None;
             }
-            self.readiness.down(Upstream::Ksqldb);
             match end {
                 End::Shutdown => break,
                 End::Failed(error) => {
+                    self.readiness.lost(Upstream::Ksqldb, error.reason());
                     last_error = Some(self.report(&error.to_string(), last_error))
                 }
                 End::StreamEnded if statements_applied => {
+                    self.readiness.lost(Upstream::Ksqldb, "ended");
                     last_error = Some(self.report("the push query ended", last_error));
                 }
-                End::StreamEnded => {}
+                End::StreamEnded => self.readiness.down(Upstream::Ksqldb),
             }
             if started.elapsed() >= HEALTHY_SESSION {
                 backoff = MIN_BACKOFF;

@@ -4,7 +4,9 @@
 //! HTTP version: the documentation of `/query-stream` says "These endpoints are only
 //! available when using HTTP 2", so this client speaks HTTP/2 only, over cleartext with
 //! prior knowledge (h2c), as a plain `http://` ksqlDB listener expects. HTTP/2 keep-alive
-//! pings detect a dead connection under a push query that is quiet for a while.
+//! pings detect a dead or hung connection under a push query, which is quiet whenever
+//! the table is: a ping unanswered within half the upstream timeout, sent after the other
+//! half of quiet, fails the connection and so the push query.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -52,6 +54,23 @@ pub enum KsqlError {
     BadUrl(String),
 }
 
+impl KsqlError {
+    /// A stable label for `/metrics`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Transport(error) if error.is_timeout() => "timeout",
+            Self::Transport(_) => "transport",
+            Self::Server(_) => "server_error",
+            Self::Status { .. } => "http_status",
+            Self::Framing(_) | Self::NoHeader => "framing",
+            Self::Columns(_) => "columns",
+            Self::TooLarge => "too_large",
+            Self::Timeout => "timeout",
+            Self::BadUrl(_) => "bad_url",
+        }
+    }
+}
+
 /// A row of a query result: a position, or a row that could not be used (counted by the
 /// caller, never fatal).
 pub type RowResult = Result<VehiclePosition, RowError>;
@@ -83,7 +102,9 @@ pub struct KsqlClient {
 }
 
 impl KsqlClient {
-    pub fn new(base: &str) -> Result<Self, KsqlError> {
+    /// A client of the ksqlDB at `base` that gives up on a connection silent for
+    /// `hang_timeout` (the server's `--upstream-timeout-secs`).
+    pub fn new(base: &str, hang_timeout: Duration) -> Result<Self, KsqlError> {
         let base = Url::parse(base)
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
@@ -91,8 +112,8 @@ impl KsqlClient {
         let http = reqwest::Client::builder()
             .http2_prior_knowledge()
             .connect_timeout(CONNECT_TIMEOUT)
-            .http2_keep_alive_interval(Duration::from_secs(15))
-            .http2_keep_alive_timeout(Duration::from_secs(10))
+            .http2_keep_alive_interval(hang_timeout / 2)
+            .http2_keep_alive_timeout(hang_timeout / 2)
             .http2_keep_alive_while_idle(true)
             .build()?;
         Ok(Self { http, base })

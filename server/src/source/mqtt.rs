@@ -4,7 +4,10 @@
 //! Clean sessions mean the broker forgets our subscription on every disconnect, so we
 //! subscribe again on every ConnAck. rumqttc reconnects when polled after an error; we
 //! wait with capped, jittered backoff between attempts and report the feed stalled
-//! meanwhile (browsers see it). Repeated deliveries need no extra bookkeeping: the table
+//! meanwhile (browsers see it). A broker that hangs (its connection open, nothing said) is
+//! found by keep-alive: rumqttc pings every `keep_alive` and fails the connection when a
+//! ping is still unanswered at the next one, so a hang is reported within twice that.
+//! Repeated deliveries need no extra bookkeeping: the table
 //! ignores a message whose event time it already has, and counts it as a duplicate.
 
 use std::sync::Arc;
@@ -12,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rumqttc::{
-    AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode, TlsConfiguration, Transport,
+    AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS, StateError, SubscribeReasonCode,
+    TlsConfiguration, Transport,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +28,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Larger than any HFP message by far, so an oversized message reaches our parser (which
 /// refuses it with a count) instead of making rumqttc drop the whole connection.
 const MAX_INCOMING_PACKET: usize = 1024 * 1024;
+/// Half of the server's default `--upstream-timeout-secs`, for the tools that have no such
+/// setting (`record`, `ingest`, `publish`).
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// Where the broker is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,8 @@ pub struct Broker {
     pub tls: bool,
     /// PEM file of CA certificates trusted besides the system's (a private broker).
     pub extra_ca: Option<std::path::PathBuf>,
+    /// How often to ping the broker; a ping unanswered by the next one fails the connection.
+    pub keep_alive: Duration,
 }
 
 /// Why a broker URL is unusable.
@@ -63,7 +72,19 @@ impl Broker {
         if host.is_empty() || host.contains('/') {
             return Err(bad());
         }
-        Ok(Self { host: host.to_owned(), port, tls, extra_ca: None })
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            tls,
+            extra_ca: None,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+        })
+    }
+
+    /// Pings every `keep_alive`, rounded to whole seconds (MQTT's unit), at least one.
+    pub fn with_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = Duration::from_secs(keep_alive.as_secs().max(1));
+        self
     }
 
     /// Also trusts the CA certificates in `path` (PEM).
@@ -78,7 +99,7 @@ impl Broker {
         let id = format!("{client_name}-{:016x}", rand::rng().random::<u64>());
         let mut options = MqttOptions::new(id, self.host.clone(), self.port);
         options.set_clean_session(true);
-        options.set_keep_alive(Duration::from_secs(30));
+        options.set_keep_alive(self.keep_alive);
         options.set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
         if self.tls {
             options
@@ -203,7 +224,7 @@ impl MqttSource {
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    self.readiness.down(Upstream::Mqtt);
+                    self.readiness.lost(Upstream::Mqtt, loss_reason(&error));
                     let text = error.to_string();
                     if last_error.as_deref() != Some(text.as_str()) {
                         tracing::warn!(error = %text, "Live feed disconnected; reconnecting.");
@@ -223,6 +244,20 @@ impl MqttSource {
     }
 }
 
+/// A stable label for why the connection was lost, for `/metrics`.
+fn loss_reason(error: &ConnectionError) -> &'static str {
+    match error {
+        ConnectionError::MqttState(StateError::AwaitPingResp) => "no_ping_response",
+        ConnectionError::MqttState(StateError::Io(_)) | ConnectionError::Io(_) => "io",
+        ConnectionError::MqttState(StateError::ConnectionAborted) => "closed",
+        ConnectionError::MqttState(_) | ConnectionError::NotConnAck(_) => "protocol",
+        ConnectionError::NetworkTimeout | ConnectionError::FlushTimeout => "timeout",
+        ConnectionError::ConnectionRefused(_) => "refused",
+        ConnectionError::Tls(_) => "tls",
+        ConnectionError::RequestsDone => "stopped",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,7 +266,13 @@ mod tests {
     fn broker_urls_parse_with_default_ports() {
         assert_eq!(
             Broker::parse("mqtts://mqtt.hsl.fi:8883").expect("valid"),
-            Broker { host: "mqtt.hsl.fi".into(), port: 8883, tls: true, extra_ca: None }
+            Broker {
+                host: "mqtt.hsl.fi".into(),
+                port: 8883,
+                tls: true,
+                extra_ca: None,
+                keep_alive: DEFAULT_KEEP_ALIVE
+            }
         );
         assert_eq!(Broker::parse("mqtt://127.0.0.1").expect("valid").port, 1883);
         assert_eq!(Broker::parse("mqtts://example.org/").expect("valid").port, 8883);
@@ -239,5 +280,15 @@ mod tests {
         {
             assert!(Broker::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn keep_alive_is_whole_seconds_and_never_zero() {
+        let broker = Broker::parse("mqtt://127.0.0.1").expect("valid");
+        let keep_alive = |d| broker.clone().with_keep_alive(d).keep_alive;
+        assert_eq!(keep_alive(Duration::from_millis(2_500)), Duration::from_secs(2));
+        assert_eq!(keep_alive(Duration::from_millis(400)), Duration::from_secs(1));
+        let options = broker.with_keep_alive(Duration::from_secs(7)).options("t").expect("valid");
+        assert_eq!(options.keep_alive(), Duration::from_secs(7));
     }
 }

@@ -50,6 +50,26 @@ impl Daemon {
         }
     }
 
+    /// Stops it with SIGSTOP: its connections stay open and the kernel still accepts new
+    /// ones, but nothing is answered. A hung server, not a closed one.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen daemon run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill {signal} {}", self.program);
+    }
+
     /// Starts it (again) on the same port and waits until the port accepts connections.
     pub fn restart(&mut self) {
         self.kill();

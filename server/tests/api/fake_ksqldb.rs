@@ -152,8 +152,18 @@ impl FakeKsqldb {
         Self::start_on("127.0.0.1:0".parse().expect("address")).await
     }
 
+    /// On `addr`, once it is free: a fake just stopped there lets go of it as its task ends.
     pub async fn start_on(addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.expect("the fake binds");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    assert!(tokio::time::Instant::now() < deadline, "the fake binds: {error}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+        };
         let addr = listener.local_addr().expect("bound");
         let shared = Arc::new(Shared::default());
         let shutdown = CancellationToken::new();
@@ -172,6 +182,11 @@ impl FakeKsqldb {
                 axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await;
         });
         Self { url: format!("http://{addr}"), shared, shutdown }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.url.trim_start_matches("http://").parse().expect("the fake's own address")
     }
 
     /// Sets a row and sends it to every open push query, split over two chunks so the

@@ -254,8 +254,12 @@ async fn the_statements_are_applied_at_start_up_when_asked() {
 #[tokio::test]
 async fn the_client_reads_the_health_check() {
     let fake = FakeKsqldb::start().await;
-    let client = server::ksqldb::KsqlClient::new(&fake.url).expect("a valid URL");
+    let client = server::ksqldb::KsqlClient::new(&fake.url, std::time::Duration::from_secs(10))
+        .expect("a valid URL");
     assert!(client.is_healthy().await.expect("answers"));
     fake.stop();
-    assert!(server::ksqldb::KsqlClient::new("ftp://example").is_err());
+    assert!(
+        server::ksqldb::KsqlClient::new("ftp://example", std::time::Duration::from_secs(10))
+            .is_err()
+    );
 }

@@ -12,7 +12,7 @@ use crate::redis_server::RedisServer;
 
 const DB: u8 = 1;
 
-fn value(lat: f64, timestamp_ms: i64) -> String {
+pub fn value(lat: f64, timestamp_ms: i64) -> String {
     format!(
         r#"{{"MODE":"bus","LINE":"550","ROUTE":"2550","DIRECTION":1,"HEADSIGN":"Itäkeskus (M)","OPERATOR":22,"VEHICLE_NUMBER":1,"TIMESTAMP_MS":{timestamp_ms},"SPEED_MPS":8.2,"HEADING":95,"LAT":{lat},"LON":24.9,"DELAY_S":12,"ODOMETER":null,"DOORS_OPEN":false,"OCCUPANCY":0,"NEXT_STOP":"1201129","START_TIME":"08:15","LOCATION_SOURCE":"GPS"}}"#
     )

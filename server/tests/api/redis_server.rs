@@ -61,6 +61,15 @@ impl RedisServer {
         assert!(self.answers_ping());
     }
 
+    /// SIGSTOP: connections stay open, nothing is answered.
+    pub fn freeze(&self) {
+        self.daemon.freeze();
+    }
+
+    pub fn thaw(&self) {
+        self.daemon.thaw();
+    }
+
     /// PING answers PONG, or (with a password set) NOAUTH: either way Redis is serving.
     fn answers_ping(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(self.daemon.addr) else { return false };
