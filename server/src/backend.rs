@@ -9,6 +9,7 @@ use app::ssr::{Backend, BackendError};
 use async_trait::async_trait;
 
 use crate::metrics::Stats;
+use crate::metrics::reasons::LookupFallback;
 use crate::positions::LatestPositions;
 
 /// Reads the table the embedded sources fill.
@@ -55,12 +56,14 @@ impl Backend for Fallback {
     async fn vehicle(&self, id: VehicleId) -> Result<Option<VehicleLookup>, BackendError> {
         match self.first.vehicle(id).await {
             Ok(Some(found)) => return Ok(Some(found)),
-            Ok(None) => {}
+            Ok(None) => self.stats.lookup_fallbacks.inc(LookupFallback::Miss),
             // Logged at debug only: the fallback's answer is what the user gets, and a down
             // store is reported by its own metrics and readiness, not once per click.
-            Err(error) => tracing::debug!(%error, "First store failed; asking the fallback."),
+            Err(error) => {
+                self.stats.lookup_fallbacks.inc(LookupFallback::Error);
+                tracing::debug!(%error, "First store failed; asking the fallback.");
+            }
         }
-        self.stats.lookup_fallbacks.inc();
         self.fallback.vehicle(id).await
     }
 
@@ -69,7 +72,7 @@ impl Backend for Fallback {
             Ok(found) => Ok(found),
             Err(error) => {
                 tracing::debug!(%error, "First store failed; asking the fallback.");
-                self.stats.lookup_fallbacks.inc();
+                self.stats.lookup_fallbacks.inc(LookupFallback::Error);
                 self.fallback.vehicles().await
             }
         }

@@ -33,6 +33,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
 
 use crate::metrics::Stats;
+use crate::metrics::reasons::{Reason, RedisRejection, RedisSkip};
+use crate::metrics::window::{Throttle, WINDOW};
 use crate::readiness::{Readiness, Upstream};
 
 /// Keys per `SCAN` step and per `MGET`: big enough that a 2,000-vehicle listing is a few
@@ -65,7 +67,7 @@ return out";
 enum Fetched {
     Missing,
     Value(String),
-    Rejected(&'static str),
+    Rejected(RedisRejection),
 }
 
 /// Why Redis could not answer.
@@ -127,6 +129,8 @@ impl RedisStore {
         every: Duration,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
+        // A Redis that keeps coming and going gets a line a window each way.
+        let (mut losses, mut returns) = (Throttle::new(WINDOW), Throttle::new(WINDOW));
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -138,14 +142,25 @@ impl RedisStore {
             let pinged: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
             match pinged {
                 Ok(_) => {
-                    if readiness.restored(Upstream::Redis) {
-                        tracing::info!("Redis is back: lookups are answered from it again.");
+                    if readiness.restored(Upstream::Redis)
+                        && let Some(again) = returns.admit()
+                    {
+                        tracing::info!(
+                            returned_meanwhile = again,
+                            "Redis is back: lookups are answered from it again."
+                        );
                     }
                 }
                 Err(error) => {
                     let reason = if error.is_timeout() { "timeout" } else { "io" };
-                    if readiness.degrade(Upstream::Redis, reason) {
-                        tracing::warn!(%error, "Redis unavailable; lookups fall back until it answers.");
+                    if readiness.degrade(Upstream::Redis, reason)
+                        && let Some(again) = losses.admit()
+                    {
+                        tracing::warn!(
+                            %error,
+                            lost_meanwhile = again,
+                            "Redis unavailable; lookups fall back until it answers."
+                        );
                     }
                 }
             }
@@ -179,7 +194,7 @@ impl RedisStore {
                 .filter_map(|key| {
                     let id = key.parse().ok();
                     if id.is_none() {
-                        self.stats.redis_keys_skipped.inc();
+                        self.stats.redis_keys_skipped.inc(RedisSkip::NotAVehicle);
                     }
                     id
                 })
@@ -209,12 +224,14 @@ impl RedisStore {
             Fetched::Missing => return None,
             Fetched::Value(value) => match parse_value(id, &value) {
                 Ok(position) => return Some(position),
-                Err(error) => error.to_string(),
+                Err(ValueError::Json(_)) => RedisRejection::NotARow,
+                Err(ValueError::Coordinates) => RedisRejection::Coordinates,
             },
-            Fetched::Rejected(reason) => reason.to_owned(),
+            Fetched::Rejected(reason) => reason,
         };
-        self.stats.redis_values_rejected.inc();
-        tracing::debug!(vehicle.id = %id, %reason, "Skipping a Redis value that is not a row.");
+        self.stats.redis_values_rejected.inc(reason);
+        let reason = reason.as_str();
+        tracing::debug!(vehicle.id = %id, reason, "Skipping a Redis value that is not a row.");
         None
     }
 }
@@ -235,13 +252,13 @@ async fn fetch(
         .into_iter()
         .map(|reply| match reply {
             redis::Value::Int(0) | redis::Value::Nil => Fetched::Missing,
-            redis::Value::Int(1) => Fetched::Rejected("not a string"),
-            redis::Value::Int(2) => Fetched::Rejected("larger than a row can be"),
+            redis::Value::Int(1) => Fetched::Rejected(RedisRejection::NotAString),
+            redis::Value::Int(2) => Fetched::Rejected(RedisRejection::TooLarge),
             redis::Value::BulkString(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Fetched::Value(text),
-                Err(_) => Fetched::Rejected("not UTF-8"),
+                Err(_) => Fetched::Rejected(RedisRejection::NotUtf8),
             },
-            _ => Fetched::Rejected("an unexpected reply"),
+            _ => Fetched::Rejected(RedisRejection::UnexpectedReply),
         })
         .collect())
 }

@@ -121,7 +121,9 @@ async fn list(store: &Store, headers: &HeaderMap) -> Result<Response, ApiFailure
     match store.listings.get(store.backend.as_ref()).await {
         Ok(listing) => Ok(listing.response(headers)),
         Err(error) => {
-            tracing::warn!(%error, "Listing vehicles failed.");
+            // Per request, so debug only: the 5xx is counted and summed up per log window,
+            // and the store's outage is logged where it begins.
+            tracing::debug!(%error, "Listing vehicles failed.");
             Err(ApiFailure(ApiError::Unavailable))
         }
     }
@@ -133,7 +135,7 @@ async fn one(store: &Store, path: &VehiclePath) -> Result<Json<VehicleLookup>, A
         Ok(Some(found)) => Ok(Json(found)),
         Ok(None) => Err(ApiFailure(ApiError::VehicleNotFound)),
         Err(error) => {
-            tracing::warn!(vehicle.id = %id, %error, "Vehicle lookup failed.");
+            tracing::debug!(vehicle.id = %id, %error, "Vehicle lookup failed.");
             Err(ApiFailure(ApiError::Unavailable))
         }
     }

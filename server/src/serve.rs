@@ -41,6 +41,7 @@ use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Stats;
+use crate::metrics::reasons::HttpClosed;
 
 /// How long accepting pauses after an error that is not one connection's own (out of file
 /// descriptors, say): retrying at once would spin while nothing can change.
@@ -87,7 +88,7 @@ pub async fn serve(
                     Some(place) => (stream, place),
                     None => {
                         // Closed unread: the peer sees the connection end at once.
-                        stats.http_refused_per_address.inc();
+                        stats.http_closed.inc(HttpClosed::AddressAtCap);
                         continue;
                     }
                 },
@@ -115,7 +116,7 @@ pub async fn serve(
             };
             if let Err(error) = result {
                 if error.is_timeout() {
-                    stats.http_header_timeouts.inc();
+                    stats.http_closed.inc(HttpClosed::HeaderTimeout);
                 }
                 // Peers resetting or timing out are routine: counted, not logged.
                 tracing::debug!(%error, "HTTP connection ended with an error.");
@@ -189,7 +190,7 @@ impl<T> Stalling<T> {
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 self.stalled = None;
-                self.stats.http_write_stalls.inc();
+                self.stats.http_closed.inc(HttpClosed::WriteStall);
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the client stopped reading",

@@ -25,7 +25,9 @@ use app::model::Feed;
 
 use crate::config::{Config, SourceKind};
 use crate::ingest::Ingest;
+use crate::metrics::reasons::ReplayFailure;
 use crate::readiness::{Readiness, Upstream};
+use crate::recording::RecordingError;
 
 /// Where an HFP source delivers raw messages.
 #[async_trait]
@@ -172,7 +174,13 @@ impl Source {
                         // Not ready: the server has no data coming, and /readyz and the
                         // page's status say so instead of serving an empty map as fine.
                         readiness.down(Upstream::Replay);
-                        stats.replay_failures.inc();
+                        stats.replay_failures.inc(match error {
+                            RecordingError::Io(_) => ReplayFailure::Io,
+                            RecordingError::Unschedulable { .. } => ReplayFailure::Unschedulable,
+                            RecordingError::Line { .. }
+                            | RecordingError::Hex
+                            | RecordingError::LineTooLong { .. } => ReplayFailure::NotARecording,
+                        });
                         tracing::error!(%path, %error, "Replay failed.");
                     }
                 }

@@ -5,9 +5,9 @@
 //!
 //! Task ownership: the application owns every long-lived task. Each runs under a named
 //! tracing span, is spawned on one [`TaskTracker`], and watches one [`CancellationToken`]:
-//! the hub ticker, the source, the Redis watch, and one task per WebSocket client. HTTP
-//! connections are owned by the listener ([`serve`](crate::serve)), which cuts them after a
-//! grace period.
+//! the hub ticker, the source, the Redis watch, the metrics window, and one task per
+//! WebSocket client. HTTP connections are owned by the listener ([`serve`](crate::serve)),
+//! which cuts them after a grace period.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -274,6 +274,14 @@ impl Application {
                 source.run(ingest, shutdown.clone()).instrument(tracing::info_span!("source")),
             );
         }
+        tracker.spawn(
+            crate::metrics::window::log_every(
+                Arc::clone(&stats),
+                crate::metrics::window::WINDOW,
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("metrics_window")),
+        );
         if let Some((store, readiness, every)) = redis_watch {
             tracker.spawn(
                 store

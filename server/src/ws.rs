@@ -39,6 +39,7 @@ pub use framing::payload_of;
 
 use crate::hub::Hub;
 use crate::metrics::Stats;
+use crate::metrics::reasons::{WsDrop, WsIgnored, WsRefusal};
 
 /// Clients send pongs and their view (18 bytes); nothing legitimate is large.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
@@ -78,7 +79,7 @@ impl WsContext {
     /// the cap is reached.
     pub fn take_slot(&self) -> Option<ClientSlot> {
         let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
-            self.stats.ws_refused_full.inc();
+            self.stats.ws_refused.inc(WsRefusal::Full);
             return None;
         };
         self.stats.ws_clients.inc();
@@ -118,7 +119,7 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// The `/ws` route.
 pub async fn upgrade(State(context): State<WsContext>, request: Request) -> Response {
     if !origin_allowed(request.headers(), &context.allowed_origins) {
-        context.stats.ws_refused_origin.inc();
+        context.stats.ws_refused.inc(WsRefusal::Origin);
         return (StatusCode::FORBIDDEN, "This page's origin may not open the live feed.")
             .into_response();
     }
@@ -128,7 +129,7 @@ pub async fn upgrade(State(context): State<WsContext>, request: Request) -> Resp
     let view = match requested_view(request.uri()) {
         Ok(view) => view,
         Err(error) => {
-            context.stats.ws_refused_bad_request.inc();
+            context.stats.ws_refused.inc(WsRefusal::BadRequest);
             return (StatusCode::BAD_REQUEST, format!("{error}.")).into_response();
         }
     };
@@ -244,8 +245,8 @@ async fn feed(mut socket: Socket, context: &WsContext, view: Option<CellRect>) -
                 return End::ClientLeft;
             }
             Event::FromClient(Some(Err(error))) => {
-                let Some(close) = close_for(&error) else { return End::ClientLeft };
-                context.stats.ws_client_errors.inc();
+                let Some((close, reason)) = close_for(&error) else { return End::ClientLeft };
+                context.stats.ws_dropped.inc(reason);
                 let _ = send(&mut socket, Message::Close(Some(close)), context).await;
                 return End::ClientRefused;
             }
@@ -253,12 +254,12 @@ async fn feed(mut socket: Socket, context: &WsContext, view: Option<CellRect>) -
                 match wire::client::decode(&bytes) {
                     Ok(ClientMessage::View(bounds)) => frames.set_view(viewport::cells(&bounds)),
                     Ok(ClientMessage::Everything) => frames.set_view(None),
-                    Err(_) => context.stats.ws_client_messages_ignored.inc(),
+                    Err(_) => context.stats.ws_ignored.inc(WsIgnored::Malformed),
                 }
                 Ok(())
             }
             Event::FromClient(Some(Ok(Message::Text(_)))) => {
-                context.stats.ws_client_messages_ignored.inc();
+                context.stats.ws_ignored.inc(WsIgnored::Text);
                 Ok(())
             }
             // tungstenite answers pings itself; pongs need nothing.
@@ -275,16 +276,20 @@ async fn feed(mut socket: Socket, context: &WsContext, view: Option<CellRect>) -
 
 /// The close frame telling a client what went wrong reading from it, or `None` when the
 /// connection itself is gone (nothing can be told).
-fn close_for(error: &tungstenite::Error) -> Option<CloseFrame> {
-    let (code, reason) = match error {
+fn close_for(error: &tungstenite::Error) -> Option<(CloseFrame, WsDrop)> {
+    let (code, reason, drop) = match error {
         tungstenite::Error::Capacity(_) => {
-            (CloseCode::Size, "message too large: this feed takes no messages")
+            (CloseCode::Size, "message too large: this feed takes no messages", WsDrop::TooLarge)
         }
-        tungstenite::Error::Utf8(_) => (CloseCode::Invalid, "text that is not UTF-8"),
-        tungstenite::Error::Protocol(_) => (CloseCode::Protocol, "WebSocket protocol error"),
+        tungstenite::Error::Utf8(_) => {
+            (CloseCode::Invalid, "text that is not UTF-8", WsDrop::InvalidUtf8)
+        }
+        tungstenite::Error::Protocol(_) => {
+            (CloseCode::Protocol, "WebSocket protocol error", WsDrop::Protocol)
+        }
         _ => return None,
     };
-    Some(CloseFrame { code, reason: reason.into() })
+    Some((CloseFrame { code, reason: reason.into() }, drop))
 }
 
 /// Writes one of the hub's pre-framed messages, shared by every client, straight to the
@@ -315,7 +320,7 @@ async fn timed(
     context: &WsContext,
 ) -> Result<(), End> {
     timeout(SEND_TIMEOUT, write).await.unwrap_or_else(|_| {
-        context.stats.ws_slow_dropped.inc();
+        context.stats.ws_dropped.inc(WsDrop::Slow);
         Err(End::TooSlow)
     })
 }

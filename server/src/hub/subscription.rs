@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Frame, FrameKind, Hub, VIEW_CHANGE_INTERVAL};
+use crate::metrics::reasons::Resync;
 
 /// One client's place in the hub's frames (see [`Hub::follow`]).
 pub struct Subscription {
@@ -84,7 +85,7 @@ impl Subscription {
                     return Some(frame);
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    self.hub.stats.resyncs.inc();
+                    self.hub.stats.resyncs.inc(Resync::Lagged);
                     return Some(self.resync());
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,

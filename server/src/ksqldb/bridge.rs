@@ -15,9 +15,12 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{KsqlClient, KsqlError, PushQuery, RowResult};
+use super::row::RowError;
 use super::sql;
 use crate::ingest::Ingest;
 use crate::metrics::Stats;
+use crate::metrics::reasons::RowRejection;
+use crate::metrics::window::{Throttle, WINDOW};
 use crate::readiness::{Readiness, Upstream};
 use std::sync::Arc;
 
@@ -54,6 +57,9 @@ impl Bridge {
         let mut backoff = MIN_BACKOFF;
         let mut statements_applied = !self.apply_statements;
         let mut last_error: Option<String> = None;
+        // A ksqlDB that keeps failing sessions after serving some gets a line a window.
+        let mut failures = Throttle::new(WINDOW);
+        let mut snapshots = Throttle::new(WINDOW);
         loop {
             if !statements_applied {
                 let applied = tokio::select! {
@@ -67,7 +73,7 @@ impl Bridge {
                     }
                     Err(error) => {
                         self.readiness.lost(Upstream::Ksqldb, error.reason());
-                        last_error = Some(self.report(&error.to_string(), last_error));
+                        last_error = Some(report(&error.to_string(), last_error, &mut failures));
                     }
                 }
             }
@@ -75,7 +81,7 @@ impl Bridge {
             // Not raced against shutdown here: the session watches the token itself, so that
             // it can close the upstream query before it returns.
             let end = if statements_applied {
-                self.session(&ingest, &shutdown).await
+                self.session(&ingest, &shutdown, &mut snapshots).await
             } else {
                 End::StreamEnded
             };
@@ -88,11 +94,11 @@ impl Bridge {
                 End::Shutdown => break,
                 End::Failed(error) => {
                     self.readiness.lost(Upstream::Ksqldb, error.reason());
-                    last_error = Some(self.report(&error.to_string(), last_error))
+                    last_error = Some(report(&error.to_string(), last_error, &mut failures))
                 }
                 End::StreamEnded if statements_applied => {
                     self.readiness.lost(Upstream::Ksqldb, "ended");
-                    last_error = Some(self.report("the push query ended", last_error));
+                    last_error = Some(report("the push query ended", last_error, &mut failures));
                 }
                 End::StreamEnded => self.readiness.down(Upstream::Ksqldb),
             }
@@ -110,18 +116,12 @@ impl Bridge {
         tracing::info!("ksqlDB bridge stopped.");
     }
 
-    /// Logs a failure once while it repeats: a ksqlDB that stays down for an hour gives
-    /// one warning, not one per retry. Returns the text to compare the next failure with.
-    fn report(&self, error: &str, previous: Option<String>) -> String {
-        if previous.as_deref() == Some(error) {
-            tracing::debug!(%error, "ksqlDB still unavailable; retrying.");
-        } else {
-            tracing::warn!(%error, "ksqlDB unavailable; the map keeps its last positions and retries.");
-        }
-        error.to_owned()
-    }
-
-    async fn session(&self, ingest: &Ingest, shutdown: &CancellationToken) -> End {
+    async fn session(
+        &self,
+        ingest: &Ingest,
+        shutdown: &CancellationToken,
+        snapshots: &mut Throttle,
+    ) -> End {
         let changes = sql::changes();
         let opened = tokio::select! {
             _ = shutdown.cancelled() => return End::Shutdown,
@@ -133,7 +133,7 @@ impl Bridge {
         };
         self.stats.ksqldb_sessions.inc();
         self.stats.ksqldb_push_queries.inc();
-        let end = self.feed(&mut push, ingest, shutdown).await;
+        let end = self.feed(&mut push, ingest, shutdown, snapshots).await;
         self.stats.ksqldb_push_queries.dec();
         // Close the upstream query whatever ended the session: dropping the HTTP/2 stream
         // also ends it server-side, but only once ksqlDB notices.
@@ -152,6 +152,7 @@ impl Bridge {
         push: &mut PushQuery,
         ingest: &Ingest,
         shutdown: &CancellationToken,
+        snapshots: &mut Throttle,
     ) -> End {
         let table_scan = sql::snapshot();
         let pulled = tokio::select! {
@@ -171,7 +172,12 @@ impl Bridge {
             .collect();
         ingest.snapshot(positions, Instant::now());
         self.readiness.up();
-        tracing::info!("ksqlDB snapshot loaded; following changes.");
+        if let Some(again) = snapshots.admit() {
+            tracing::info!(
+                reloaded_meanwhile = again,
+                "ksqlDB snapshot loaded; following changes."
+            );
+        }
         loop {
             let row = tokio::select! {
                 _ = shutdown.cancelled() => return End::Shutdown,
@@ -191,9 +197,29 @@ impl Bridge {
 
     fn usable(&self, row: RowResult) -> Option<app::model::VehiclePosition> {
         row.inspect_err(|error| {
-            self.stats.ksqldb_rows_rejected.inc();
+            self.stats.ksqldb_rows_rejected.inc(match error {
+                RowError::MissingColumn(_) => RowRejection::MissingColumn,
+                RowError::Width { .. } => RowRejection::Width,
+                RowError::BadValue(_) => RowRejection::BadValue,
+            });
             tracing::debug!(%error, "Skipping a ksqlDB row.");
         })
         .ok()
     }
+}
+
+/// Logs a failure once while it repeats: a ksqlDB that stays down for an hour gives one
+/// warning, not one per retry; and new failures at most once per window. Returns the text
+/// to compare the next failure with.
+fn report(error: &str, previous: Option<String>, throttle: &mut Throttle) -> String {
+    let news = previous.as_deref() != Some(error);
+    match news.then(|| throttle.admit()).flatten() {
+        Some(held) => tracing::warn!(
+            %error,
+            failed_meanwhile = held,
+            "ksqlDB unavailable; the map keeps its last positions and retries."
+        ),
+        None => tracing::debug!(%error, "ksqlDB still unavailable; retrying."),
+    }
+    error.to_owned()
 }

@@ -21,6 +21,7 @@ use rumqttc::{
 use tokio_util::sync::CancellationToken;
 
 use super::Sink;
+use crate::metrics::window::{Throttle, WINDOW};
 use crate::readiness::{Readiness, Upstream};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -187,7 +188,12 @@ impl MqttSource {
         // The request queue only carries our subscribe requests.
         let (client, mut events) = AsyncClient::new(options, 10);
         let mut backoff = MIN_BACKOFF;
+        // An outage is logged once, however many retries it takes (while the error stays
+        // the same), and a broker that keeps dropping us gets a line a window, not one per
+        // reconnect; every loss is counted in `/metrics` either way.
         let mut last_error: Option<String> = None;
+        let mut disconnects = Throttle::new(WINDOW);
+        let mut subscriptions = Throttle::new(WINDOW);
         tracing::info!(broker = %self.broker.host, filter = %self.topic_filter, "Live source started.");
         loop {
             let event = tokio::select! {
@@ -217,7 +223,12 @@ impl MqttSource {
                     self.readiness.down(Upstream::Mqtt);
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    tracing::info!("Subscribed to the live feed.");
+                    if let Some(again) = subscriptions.admit() {
+                        tracing::info!(
+                            resubscribed_meanwhile = again,
+                            "Subscribed to the live feed."
+                        );
+                    }
                     self.readiness.up();
                     backoff = MIN_BACKOFF;
                     last_error = None;
@@ -226,8 +237,14 @@ impl MqttSource {
                 Err(error) => {
                     self.readiness.lost(Upstream::Mqtt, loss_reason(&error));
                     let text = error.to_string();
-                    if last_error.as_deref() != Some(text.as_str()) {
-                        tracing::warn!(error = %text, "Live feed disconnected; reconnecting.");
+                    let news = last_error.as_deref() != Some(text.as_str());
+                    match news.then(|| disconnects.admit()).flatten() {
+                        Some(held) => tracing::warn!(
+                            error = %text,
+                            disconnected_meanwhile = held,
+                            "Live feed disconnected; reconnecting."
+                        ),
+                        None => tracing::debug!(error = %text, "Live feed still disconnected."),
                     }
                     last_error = Some(text);
                     let wait = backoff.mul_f64(rand::rng().random_range(0.8..1.2));

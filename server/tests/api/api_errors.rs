@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{TestApp, eventually, read_until_closed, spawn_app, spawn_app_with};
+use server::metrics::reasons::HttpClosed;
 
 /// Status, `error` code and whether a readable `message` came with it.
 async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
@@ -142,7 +143,7 @@ async fn a_stream_client_that_stops_reading_is_dropped_and_frees_its_place() {
         .expect("the hub publishes each round");
     }
     assert_eq!(stats.ws_clients.get(), 0, "the silent reader was dropped");
-    assert!(stats.http_write_stalls.get() >= 1, "counted");
+    assert!(stats.http_closed.get(HttpClosed::WriteStall) >= 1, "counted");
     // Its place is free for a reader that reads.
     app.connect_past_snapshot().await;
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{TestApp, WAIT, read_until_closed, spawn_app, spawn_app_with};
+use server::metrics::reasons::HttpClosed;
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -27,7 +28,7 @@ async fn half_sent_silent_and_idle_connections_are_closed_after_the_header_timeo
     // The kept-alive connection was answered, then closed once idle past the deadline.
     assert!(read_until_closed(&mut idle).await.starts_with("HTTP/1.1 200"));
     assert!(started.elapsed() >= HEADER_TIMEOUT, "not before the deadline");
-    assert!(app.stats.http_header_timeouts.get() >= 2, "counted");
+    assert!(app.stats.http_closed.get(HttpClosed::HeaderTimeout) >= 2, "counted");
 
     // A connection that keeps up is served as before.
     let (status, _) = app.get_json("/healthz").await;
@@ -89,7 +90,7 @@ async fn one_address_holds_at_most_its_cap_of_connections_websockets_included() 
     let _silent = app.tcp().await;
     // A third is closed on arrival, unanswered.
     assert!(!served(&app).await, "at the cap");
-    assert!(app.stats.http_refused_per_address.get() >= 1);
+    assert!(app.stats.http_closed.get(HttpClosed::AddressAtCap) >= 1);
 
     // The WebSocket leaving gives its place back.
     drop(websocket);

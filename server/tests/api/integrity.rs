@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::fake_ksqldb::{FakeKsqldb, row_from};
 use crate::helpers::{WAIT, WsClient, spawn_app_with};
+use server::positions::Upsert;
 
 /// The bundled recording: a minute of the simulator's 200 vehicles, enough of them on the
 /// move for the disorder to matter.
@@ -172,7 +173,9 @@ async fn a_replay_with_repeats_and_disorder_ends_as_the_latest_position_by_event
     let mut client = app.connect().await;
     ends_with(&mut client, &expected).await;
     assert_eq!(app.stats.messages_received.get(), records.len() as u64);
-    assert!(app.stats.upserts_duplicate.get() > 0 && app.stats.upserts_stale.get() > 0);
+    assert!(
+        app.stats.upserts.get(Upsert::Duplicate) > 0 && app.stats.upserts.get(Upsert::Stale) > 0
+    );
     std::fs::remove_file(&file).expect("clean up");
 }
 
@@ -214,5 +217,5 @@ async fn the_same_through_ksqldb_ends_as_the_latest_position_by_event_time() {
         fake.upsert_many(chunk.to_vec()).await;
     }
     ends_with(&mut client, &expected).await;
-    assert!(app.stats.upserts_stale.get() > 0, "the disorder reached the server");
+    assert!(app.stats.upserts.get(Upsert::Stale) > 0, "the disorder reached the server");
 }

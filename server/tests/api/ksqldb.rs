@@ -58,7 +58,7 @@ async fn the_map_starts_from_the_table_snapshot_and_follows_the_push_query() {
     ])
     .await;
     position_of(&mut client, id("0040/00414"), (60.19, 24.96)).await;
-    assert_eq!(app.stats.ksqldb_rows_rejected.get(), 0);
+    assert_eq!(app.stats.ksqldb_rows_rejected.total(), 0);
 }
 
 #[tokio::test]

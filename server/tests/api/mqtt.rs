@@ -8,6 +8,7 @@ use server::hfp::RejectKind;
 
 use crate::helpers::{WAIT, spawn_app_with, upserted, vehicle, vp_message};
 use crate::mosquitto::{Mosquitto, TestPki, publish_raw_to};
+use server::positions::Upsert;
 use server::source::mqtt::{Broker, MqttSource};
 use std::time::Duration;
 
@@ -83,12 +84,12 @@ async fn malformed_wrong_empty_and_oversized_messages_are_counted_and_skipped() 
         ])
         .await;
     client.frame_where(|f| upserted(f, vehicle(6)).is_some()).await;
-    assert_eq!(app.stats.upserts_duplicate.get(), 1);
+    assert_eq!(app.stats.upserts.get(Upsert::Duplicate), 1);
 
     assert_eq!(app.stats.rejected(RejectKind::Json).get(), 2);
     assert_eq!(app.stats.rejected(RejectKind::TooLarge).get(), 1);
     assert_eq!(app.stats.rejected(RejectKind::Topic).get(), 2);
-    assert_eq!(app.stats.upserts_inserted.get(), 2);
+    assert_eq!(app.stats.upserts.get(Upsert::Inserted), 2);
     assert!(app.is_ready().await, "bad messages did not cost the subscription");
 }
 

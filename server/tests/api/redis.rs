@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::redis_server::RedisServer;
+use server::metrics::reasons::LookupFallback;
 
 const DB: u8 = 1;
 
@@ -46,7 +47,7 @@ async fn a_redis_miss_falls_back_to_the_next_store() {
 
     let found: VehicleLookup = app.lookup("0022/00002").await.json().await.expect("a lookup");
     assert_eq!(found.source, DataSource::Memory);
-    assert_eq!(app.stats.lookup_fallbacks.get(), 1);
+    assert_eq!(app.stats.lookup_fallbacks.get(LookupFallback::Miss), 1);
 }
 
 #[tokio::test]
@@ -72,8 +73,8 @@ async fn listing_skips_the_sinks_offset_keys_and_malformed_values() {
     let found = store.vehicles().await.expect("Redis answers");
     let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
     assert_eq!(ids, ["0022/00001", "0040/00412"]);
-    assert_eq!(stats.redis_values_rejected.get(), 1);
-    assert_eq!(stats.redis_keys_skipped.get(), 1, "`not/a-vehicle` matches */* but is no id");
+    assert_eq!(stats.redis_values_rejected.total(), 1);
+    assert_eq!(stats.redis_keys_skipped.total(), 1, "`not/a-vehicle` matches */* but is no id");
 }
 
 #[tokio::test]
@@ -96,14 +97,14 @@ async fn keys_of_another_type_or_huge_values_are_rejected_values_not_failed_requ
         let found: VehicleLookup = response.json().await.expect("a lookup");
         assert_eq!(found.source, DataSource::Memory, "{id}");
     }
-    assert_eq!(app.stats.redis_values_rejected.get(), 3);
+    assert_eq!(app.stats.redis_values_rejected.total(), 3);
 
     let stats = Arc::new(Stats::default());
     let store = RedisStore::new(&redis.url(DB), None, Arc::clone(&stats)).expect("valid URL");
     let found = store.vehicles().await.expect("Redis answers");
     let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
     assert_eq!(ids, ["0022/00001"]);
-    assert_eq!(stats.redis_values_rejected.get(), 3);
+    assert_eq!(stats.redis_values_rejected.total(), 3);
 }
 
 #[tokio::test]

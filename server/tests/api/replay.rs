@@ -195,7 +195,7 @@ async fn a_replay_that_cannot_play_makes_the_server_not_ready_and_is_counted() {
         })
         .await;
         app.wait_until_ready(false).await;
-        assert_eq!(app.stats.replay_failures.get(), 1, "{}", path.display());
+        assert_eq!(app.stats.replay_failures.total(), 1, "{}", path.display());
         let (_, body) = app.get_json("/readyz").await;
         assert_eq!((&body["ready"], &body["down"]), (&false.into(), &"replay".into()));
     }

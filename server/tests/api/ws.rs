@@ -9,6 +9,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{WAIT, spawn_app, spawn_app_with, upserted, vehicle, vp_message};
+use server::metrics::reasons::{Resync, WsRefusal};
+use server::positions::Upsert;
 
 #[tokio::test]
 async fn a_new_client_gets_a_snapshot_of_every_current_vehicle() {
@@ -64,7 +66,7 @@ async fn an_out_of_order_message_never_moves_a_vehicle_backwards() {
     app.publish_position(9, "2026-11-24T06:00:03.000Z", 60.21, 24.91);
     let next = client.frame_where(|f| upserted(f, vehicle(9)).is_some()).await;
     assert_eq!(upserted(&next, vehicle(9)), Some((60.21, 24.91)));
-    assert_eq!(app.stats.upserts_stale.get(), 1);
+    assert_eq!(app.stats.upserts.get(Upsert::Stale), 1);
 }
 
 #[tokio::test]
@@ -158,7 +160,7 @@ async fn a_client_zoomed_into_the_centre_is_sent_only_the_vehicles_around_it() {
     tell(&mut client, &ClientMessage::Everything).await;
     let everything = client.frame_where(|f| matches!(f, ServerFrame::Snapshot { .. })).await;
     assert_eq!(numbers(&everything), [1, 2]);
-    assert_eq!(app.stats.ws_client_messages_ignored.get(), 1);
+    assert_eq!(app.stats.ws_ignored.total(), 1);
     assert_eq!(app.stats.ws_view_changes.get(), 2);
 }
 
@@ -180,7 +182,7 @@ async fn a_page_opening_the_feed_in_a_view_gets_a_first_snapshot_of_that_view() 
             other => panic!("{bad}: expected 400, got {other:?}"),
         }
     }
-    assert_eq!(app.stats.ws_refused_bad_request.get(), 4);
+    assert_eq!(app.stats.ws_refused.get(WsRefusal::BadRequest), 4);
 }
 
 #[tokio::test]
@@ -196,7 +198,7 @@ async fn connections_beyond_the_cap_are_refused_with_503() {
         }
         other => panic!("expected a 503, got {other:?}"),
     }
-    assert_eq!(app.stats.ws_refused_full.get(), 1);
+    assert_eq!(app.stats.ws_refused.get(WsRefusal::Full), 1);
 }
 
 #[tokio::test]
@@ -210,7 +212,7 @@ async fn an_oversized_client_message_ends_that_connection_only() {
     rude.send_text(&"x".repeat(64 * 1024)).await;
     // The server says why before it ends the connection: 1009, message too big.
     assert_eq!(close_code(&mut rude).await, Some(CloseCode::Size));
-    assert_eq!(app.stats.ws_client_errors.get(), 1);
+    assert_eq!(app.stats.ws_dropped.total(), 1);
 
     app.publish_position(8, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
     polite.frame_where(|f| upserted(f, vehicle(8)).is_some()).await;
@@ -244,7 +246,7 @@ async fn a_client_that_stops_reading_is_resynced_from_a_snapshot_and_ends_up_cur
     // Reading again: after whatever was already in flight comes a snapshot, and with it
     // the latest position of every vehicle.
     let resync = client.frame_where(|f| matches!(f, ServerFrame::Snapshot { .. })).await;
-    assert_eq!(app.stats.resyncs.get(), 1);
+    assert_eq!(app.stats.resyncs.get(Resync::Lagged), 1);
     let ServerFrame::Snapshot { vehicles, .. } = resync else { unreachable!() };
     assert_eq!(vehicles.len(), VEHICLES as usize);
     let latest = 60.0 + f64::from(ROUNDS) * 0.001;
@@ -281,7 +283,11 @@ async fn only_pages_of_this_server_or_allowed_origins_may_open_the_feed() {
             result => panic!("{other}: expected a 403, got {result:?}"),
         }
     }
-    assert_eq!(app.stats.ws_refused_origin.get(), 4);
+    assert_eq!(app.stats.ws_refused.get(WsRefusal::Origin), 4);
+    // Operators see why on /metrics.
+    let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.expect("GET");
+    let metrics = metrics.text().await.expect("text");
+    assert!(metrics.contains("\ntransit_ws_refused_total{reason=\"origin\"} 4\n"), "{metrics}");
     // Clients that are not browser pages send no Origin and are served.
     app.connect_past_snapshot().await;
 }
