@@ -7,7 +7,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 /// What went wrong with a request from the map.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum ApiError {
     /// The id is not of the form `operator/vehicle` (e.g. `0018/01029`).
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn each_error_has_its_own_code_and_the_code_is_what_the_wire_says() {
         for error in ALL {
-            let json = serde_json::to_value(&error).expect("serializes");
+            let json = serde_json::to_value(error).expect("serializes");
             assert_eq!(json["error"], error.code());
         }
         let mut codes: Vec<_> = ALL.iter().map(ApiError::code).collect();

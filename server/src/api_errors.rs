@@ -8,7 +8,8 @@
 //!   small limit, so an oversized body is a 413 rather than a decoding failure (500).
 //! * [`json_errors`], outside it: an error answer that is not JSON is replaced by the
 //!   shape above; a server function's JSON error gets the status of its code (the
-//!   framework answers argument-decoding errors with 500 whatever the code says).
+//!   framework answers argument-decoding errors with 500 whatever the code says). The
+//!   code travels on in the response's extensions, for `/metrics` to count.
 
 use app::error::ApiError;
 use axum::Json;
@@ -63,7 +64,10 @@ impl IntoResponse for ApiFailure {
         let status =
             StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody { error: self.0.code(), message: self.0.to_string() };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        // For `/metrics`: the code, without reading the body back.
+        response.extensions_mut().insert(self.0);
+        response
     }
 }
 
@@ -106,9 +110,14 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
             return ApiFailure(ApiError::from_status(status.as_u16())).into_response();
         };
-        if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
-            parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(status);
-        }
+        let error = match serde_json::from_slice::<ApiError>(&bytes) {
+            Ok(error) => {
+                parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(status);
+                error
+            }
+            Err(_) => ApiError::from_status(status.as_u16()),
+        };
+        parts.extensions.insert(error);
         return Response::from_parts(parts, Body::from(bytes));
     }
     // The framework's own answer (empty or plain text): same status, our shape. Headers
@@ -118,5 +127,6 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     // Ours (the JSON content type) replace the framework's of the same name.
     parts.headers.extend(ours.headers);
+    parts.extensions.extend(ours.extensions);
     Response::from_parts(parts, body)
 }

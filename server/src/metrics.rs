@@ -159,10 +159,11 @@ pub struct Stats {
     pub redis_values_rejected: ByReason<RedisRejection>,
     /// Lookups the first store could not answer that went to the fallback.
     pub lookup_fallbacks: ByReason<LookupFallback>,
-    /// Answers of the server functions under `/api/`, by status class.
+    /// Answers under `/api/`, by status class; and the errors among them by code.
     pub api_ok: Counter,
     pub api_client_errors: Counter,
     pub api_server_errors: Counter,
+    pub api_errors: ByReason<app::error::ApiError>,
 }
 
 impl Stats {

@@ -369,8 +369,8 @@ async fn health(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "vehicles": stats.vehicles.get() }))
 }
 
-/// Counts server-function answers by status class, so rejected requests (bad ids, unknown
-/// vehicles) show on `/metrics` like every other rejected input.
+/// Counts `/api/` answers by status class, and errors by their code, so rejected requests
+/// (bad ids, unknown vehicles) show on `/metrics` like every other rejected input.
 async fn count_api_responses(
     State(stats): State<Arc<Stats>>,
     request: Request,
@@ -380,6 +380,9 @@ async fn count_api_responses(
     let response = next.run(request).await;
     if is_api {
         stats.api_response(response.status().as_u16());
+        if let Some(error) = response.extensions().get::<app::error::ApiError>() {
+            stats.api_errors.inc(*error);
+        }
     }
     response
 }

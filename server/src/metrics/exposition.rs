@@ -14,16 +14,9 @@ struct Family {
     label: &'static str,
     /// (label value, value); one unlabelled series when `label` is empty.
     series: Vec<(&'static str, i64)>,
-    /// Which series going up means something is going wrong, summed up per log window.
-    trouble: Trouble,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Trouble {
-    No,
-    Yes,
-    /// Every series but the one with this label.
-    Except(&'static str),
+    /// Whether its series going up means something is going wrong, summed up per log
+    /// window.
+    trouble: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,7 +30,7 @@ impl Stats {
         fn one(value: &Counter) -> Vec<(&'static str, i64)> {
             vec![("", value.get() as i64)]
         }
-        let family = |name, help, label, series, trouble: Trouble| Family {
+        let family = |name, help, label, series, trouble: bool| Family {
             name,
             help,
             kind: Kind::Counter,
@@ -51,7 +44,7 @@ impl Stats {
             kind: Kind::Gauge,
             label: "",
             series: vec![("", value.get())],
-            trouble: Trouble::No,
+            trouble: false,
         };
         vec![
             family(
@@ -59,133 +52,133 @@ impl Stats {
                 "HFP messages received.",
                 "",
                 one(&self.messages_received),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_hfp_messages_rejected_total",
                 "Rejected HFP messages by reason.",
                 "reason",
                 self.hfp_rejected.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_hfp_other_events_total",
                 "Valid HFP messages of events other than vp.",
                 "",
                 one(&self.other_events),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_hfp_positions_without_coordinates_total",
                 "Valid vp messages without usable coordinates.",
                 "",
                 one(&self.positions_without_coordinates),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_upserts_total",
                 "Outcomes of latest-position upserts.",
                 "outcome",
                 self.upserts.series(),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_vehicles_expired_total",
                 "Vehicles removed for not being heard from.",
                 "",
                 one(&self.vehicles_expired),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_frames_published_total",
                 "Delta frames serialized for /ws.",
                 "",
                 one(&self.frames_published),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_snapshots_built_total",
                 "Snapshot frames serialized for /ws.",
                 "",
                 one(&self.snapshots_built),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_ws_accepted_total",
                 "WebSocket clients accepted.",
                 "",
                 one(&self.ws_accepted),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_ws_refused_total",
                 "Live clients refused before they began, by reason.",
                 "reason",
                 self.ws_refused.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_ws_dropped_total",
                 "WebSocket clients dropped, by reason.",
                 "reason",
                 self.ws_dropped.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_ws_client_messages_ignored_total",
                 "Messages from WebSocket clients that are not a view (ignored), by reason.",
                 "reason",
                 self.ws_ignored.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_ws_view_changes_total",
                 "Views applied to WebSocket clients (zoom in, zoom out, pan to other cells).",
                 "",
                 one(&self.ws_view_changes),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_resyncs_total",
                 "Live clients (WebSocket or stream) started over from a snapshot, by reason.",
                 "reason",
                 self.resyncs.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_http_connections_closed_total",
                 "HTTP connections the server closed, by reason.",
                 "reason",
                 self.http_closed.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_http_accept_errors_total",
                 "Failures to accept HTTP connections (other than the peer's own).",
                 "",
                 one(&self.http_accept_errors),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_replay_failures_total",
                 "Replays stopped by an error, by reason.",
                 "reason",
                 self.replay_failures.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_ksqldb_rows_rejected_total",
                 "ksqlDB rows that were not usable positions, by reason.",
                 "reason",
                 self.ksqldb_rows_rejected.series(),
-                Trouble::Yes,
+                true,
             ),
             family(
                 "transit_ksqldb_sessions_total",
                 "ksqlDB push-query sessions started.",
                 "",
                 one(&self.ksqldb_sessions),
-                Trouble::No,
+                false,
             ),
             // The sink's offset keys are skipped on every listing: expected, not trouble.
             family(
@@ -193,14 +186,14 @@ impl Stats {
                 "Redis keys that were not vehicles (skipped), by reason.",
                 "reason",
                 self.redis_keys_skipped.series(),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_redis_values_rejected_total",
                 "Redis values that were not position rows (skipped), by reason.",
                 "reason",
                 self.redis_values_rejected.series(),
-                Trouble::Yes,
+                true,
             ),
             // Misses are routine and errors are reported by the Redis watch as they begin.
             family(
@@ -208,7 +201,7 @@ impl Stats {
                 "Lookups answered by the fallback store, by reason.",
                 "reason",
                 self.lookup_fallbacks.series(),
-                Trouble::No,
+                false,
             ),
             family(
                 "transit_api_responses_total",
@@ -219,7 +212,14 @@ impl Stats {
                     ("4xx", self.api_client_errors.get() as i64),
                     ("5xx", self.api_server_errors.get() as i64),
                 ],
-                Trouble::Except("2xx"),
+                false,
+            ),
+            family(
+                "transit_api_errors_total",
+                "Error answers under /api/, by error code.",
+                "code",
+                self.api_errors.series(),
+                true,
             ),
             gauge("transit_vehicles", "Vehicles in the latest-positions table.", &self.vehicles),
             gauge(
@@ -257,17 +257,9 @@ impl Stats {
     /// (`name{label="value"}`, count), in a fixed order: what [`window`] sums up.
     pub fn troubles(&self) -> Vec<(String, u64)> {
         let mut troubles = Vec::new();
-        for family in self.families() {
+        for family in self.families().into_iter().filter(|f| f.trouble) {
             let short = family.name.trim_start_matches("transit_").trim_end_matches("_total");
             for (value_label, value) in family.series {
-                let trouble = match family.trouble {
-                    Trouble::No => false,
-                    Trouble::Yes => true,
-                    Trouble::Except(label) => label != value_label,
-                };
-                if !trouble {
-                    continue;
-                }
                 let key = if family.label.is_empty() {
                     short.to_owned()
                 } else {
@@ -338,12 +330,7 @@ mod tests {
         assert!(troubles.contains(&("ws_dropped{reason=too_large}".to_owned(), 1)));
         assert!(troubles.contains(&("http_accept_errors".to_owned(), 0)));
         assert!(!troubles.iter().any(|(key, _)| key.starts_with("upserts")), "not trouble");
-        let api: Vec<&str> = troubles
-            .iter()
-            .filter(|(key, _)| key.starts_with("api_responses"))
-            .map(|(key, _)| key.as_str())
-            .collect();
-        assert_eq!(api, ["api_responses{class=4xx}", "api_responses{class=5xx}"]);
+        assert!(troubles.contains(&("api_errors{code=vehicle_not_found}".to_owned(), 0)));
     }
 
     #[test]

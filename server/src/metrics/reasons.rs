@@ -35,6 +35,26 @@ impl Reason for crate::hfp::RejectKind {
     }
 }
 
+/// An `/api/` error, by its stable code.
+impl Reason for app::error::ApiError {
+    const ALL: &'static [Self] = &[
+        Self::InvalidVehicleId,
+        Self::VehicleNotFound,
+        Self::Unavailable,
+        Self::Transport,
+        Self::TooManyClients,
+        Self::BadRequest,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Timeout,
+        Self::TooLarge,
+    ];
+
+    fn as_str(self) -> &'static str {
+        self.code()
+    }
+}
+
 impl Reason for crate::positions::Upsert {
     const ALL: &'static [Self] =
         &[Self::Inserted, Self::Moved, Self::Refreshed, Self::Duplicate, Self::Stale];

@@ -1,6 +1,7 @@
 //! Every `/api/` error answers in one JSON shape with the status its code stands for, and
 //! live stream clients are held to the same cap, gauge and reading duty as WebSockets.
 
+use app::error::ApiError;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
@@ -78,6 +79,7 @@ async fn a_server_function_body_over_the_limit_is_413_however_it_is_sent() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains(r#""error":"too_large""#), "{answer}");
     assert_eq!(app.stats.api_server_errors.get(), 0);
+    assert_eq!(app.stats.api_errors.get(ApiError::TooLarge), 3, "each counted by code");
 }
 
 #[tokio::test]
@@ -92,6 +94,7 @@ async fn repeated_or_array_form_fields_are_a_400_not_a_500() {
     }
     assert_eq!(app.stats.api_client_errors.get(), 4);
     assert_eq!(app.stats.api_server_errors.get(), 0);
+    assert_eq!(app.stats.api_errors.get(ApiError::InvalidVehicleId), 4, "counted by code");
 }
 
 #[tokio::test]

@@ -41,6 +41,12 @@ async fn ids_that_are_not_operator_slash_vehicle_are_rejected_with_400() {
         assert_eq!(error, ApiError::InvalidVehicleId, "{bad:?}");
     }
     assert_eq!(app.stats.api_client_errors.get(), 6, "each rejection is counted");
+    let metrics = app.http.get(format!("{}/metrics", app.url)).send().await.expect("GET");
+    let metrics = metrics.text().await.expect("text");
+    assert!(
+        metrics.contains("\ntransit_api_errors_total{code=\"invalid_vehicle_id\"} 6\n"),
+        "{metrics}"
+    );
     assert_eq!(app.stats.api_ok.get(), 0);
 }
 
