@@ -47,6 +47,11 @@ impl RedisServer {
         server
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.daemon.addr
+    }
+
     /// `redis://` URL of database `db`.
     pub fn url(&self, db: u8) -> String {
         format!("redis://{}/{db}", self.daemon.addr)

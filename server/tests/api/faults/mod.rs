@@ -3,8 +3,8 @@
 //! for the in-process ksqlDB fake) or cut in the middle of a frame by the fault proxy.
 //! Each time the server keeps serving, `/readyz` says what is down or degraded and then
 //! recovers, browsers are told when the feed stalls and when it is live again, the
-//! server's open files and live clients come back to where they were, and afterwards every
-//! browser holds exactly the upstream's state.
+//! server's open files, memory, tasks and live clients come back to where they were, and
+//! afterwards every browser holds exactly the upstream's state.
 //!
 //! Layout: this file holds the browsers and the checks every scenario shares; one file per
 //! upstream holds its scenarios (`mqtt`, `ksqldb`, `redis`).
@@ -169,21 +169,35 @@ pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
 /// Files the tests running beside this one may open meanwhile.
 const OTHER_TESTS_FILES: usize = 100;
 
-/// What the server holds that a fault could make pile up: its open files (this process:
-/// the test and the server share it) and its live clients.
+/// Tasks a recovery may legitimately leave besides the ones it replaced (a new upstream
+/// connection's, the fault proxy's); anything kept per browser would be hundreds over.
+const TASK_MARGIN: usize = 30;
+/// Memory a recovery may leave besides what it had: allocator slack, a new snapshot. A
+/// frame or a buffer kept per browser would be tens of megabytes over it.
+const RSS_MARGIN_KIB: u64 = 32 * 1024;
+
+/// What the server holds that a fault could make pile up: open files and memory (of this
+/// process: the test and the server share it), the live clients, and the tasks of this
+/// test's runtime (the server's and the test's own; other tests have their own runtimes).
+#[derive(Debug)]
 pub struct Footprint {
     files: usize,
     clients: i64,
+    tasks: usize,
+    rss_kib: u64,
 }
 
 impl Footprint {
+    /// Taken with the browsers reading (each has its task).
     pub fn of(app: &TestApp) -> Self {
         let files = std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count());
-        Self { files, clients: app.stats.ws_clients.get() }
+        let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        Self { files, clients: app.stats.ws_clients.get(), tasks, rss_kib: rss_kib() }
     }
 
-    /// Nothing was left behind. Other tests run in this process too, so the file count has
-    /// a margin; anything kept per browser would be hundreds over it.
+    /// Nothing was left behind, now that the browsers' tasks have ended (their clients
+    /// still connected). Other tests run in this process too, so the file count has a
+    /// margin; anything kept per browser would be hundreds over it.
     pub fn assert_back_to(&self, before: &Self) {
         assert!(
             self.files <= before.files + OTHER_TESTS_FILES,
@@ -192,5 +206,27 @@ impl Footprint {
             self.files
         );
         assert_eq!(self.clients, before.clients, "every browser still connected, no more");
+        assert!(
+            self.tasks + BROWSERS <= before.tasks + TASK_MARGIN,
+            "tasks {} before the fault (with {BROWSERS} browsers), {} after",
+            before.tasks,
+            self.tasks
+        );
+        assert!(
+            self.rss_kib <= before.rss_kib + RSS_MARGIN_KIB,
+            "RSS {} KiB before the fault, {} KiB after",
+            before.rss_kib,
+            self.rss_kib
+        );
     }
+}
+
+/// This process's resident memory.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("/proc/self/status names VmRSS")
 }

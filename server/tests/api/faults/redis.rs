@@ -1,5 +1,5 @@
-//! Redis (a real redis-server) killed and restarted empty, and frozen, while 500 browsers
-//! watch and clicks keep coming. Redis only answers lookups, so the server stays ready:
+//! Redis (a real redis-server) killed and restarted empty, frozen, and cut in the middle
+//! of a reply, while 500 browsers watch and clicks keep coming. Redis only answers lookups, so the server stays ready:
 //! `/readyz` lists it as degraded, clicks are answered by the in-memory table meanwhile,
 //! and the map is not disturbed at all (no browser is told of a stall). Once Redis is back
 //! (and the sink has written to it again), clicks are answered from it again.
@@ -13,6 +13,7 @@ use super::{
     one_at_a_time, readiness,
 };
 use crate::helpers::{TestApp, WAIT, spawn_app_with, vehicle};
+use crate::proxy::FaultProxy;
 use crate::redis::value;
 use crate::redis_server::RedisServer;
 
@@ -33,10 +34,16 @@ fn publish_round(app: &TestApp, number: u32) -> Positions {
     positions
 }
 
+/// Redis holding the clicked vehicle, and the server on it.
 async fn start() -> (RedisServer, TestApp) {
     let redis = RedisServer::start();
+    let app = spawn_on(&redis, redis.url(DB)).await;
+    (redis, app)
+}
+
+/// The server on Redis at `url` (Redis itself, or a proxy before it).
+async fn spawn_on(redis: &RedisServer, url: String) -> TestApp {
     redis.command(DB, &["SET", CLICKED, &value(60.5, 1_795_500_000_000)]);
-    let url = redis.url(DB);
     let app = spawn_app_with(move |config| {
         config.redis_url = Some(url);
         config.upstream_timeout_secs = UPSTREAM_TIMEOUT_SECS;
@@ -46,7 +53,7 @@ async fn start() -> (RedisServer, TestApp) {
     .await;
     publish_round(&app, 0);
     assert_eq!(click(&app).await, (DataSource::Redis, 60.5));
-    (redis, app)
+    app
 }
 
 /// Who answered a click on [`CLICKED`], and its latitude.
@@ -118,5 +125,35 @@ async fn a_frozen_redis_degrades_clicks_to_the_table_and_back() {
     assert_eq!(click(&app).await.0, DataSource::Memory, "answered while Redis hangs");
     tokio::time::sleep_until(frozen + FREEZE).await;
     redis.thaw();
+    recover(&app, &redis, browsers, before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_reply_cut_midway_is_answered_by_the_table_and_redis_comes_back() {
+    let _scenario = one_at_a_time().await;
+    let redis = RedisServer::start();
+    // A listing's reply long enough to be cut inside: every vehicle's row.
+    let rows: Vec<(String, String)> =
+        (1..=VEHICLES).map(|n| (format!("0022/{n:05}"), value(60.3, 1_795_500_000_000))).collect();
+    let mut mset = vec!["MSET"];
+    for (key, row) in &rows {
+        mset.extend([key.as_str(), row.as_str()]);
+    }
+    redis.command(DB, &mset);
+    let proxy = FaultProxy::start(redis.addr()).await;
+    let app = spawn_on(&redis, format!("redis://{}/{DB}", proxy.addr)).await;
+    let browsers = Browsers::open(&app, BROWSERS).await;
+    let before = Footprint::of(&app);
+
+    let cut = proxy.arm_cut();
+    let (status, listing) = app.get_json("/api/vehicles").await;
+    cut.wait().await;
+    assert_eq!(status, 200, "the table answers what Redis could not: {listing}");
+    let vehicles = listing["vehicles"].as_array().expect("a listing");
+    assert_eq!(vehicles.len(), VEHICLES as usize);
+    assert!(vehicles.iter().all(|v| v["source"] == "memory"), "not Redis's cut reply");
+    until_degraded(&app, true).await;
+    assert_eq!(click(&app).await.0, DataSource::Memory);
+    proxy.restore();
     recover(&app, &redis, browsers, before).await;
 }
