@@ -16,6 +16,10 @@
 //!   frame once per client.
 //! * wire: the binary `/ws` delta (`app::wire`) no slower to encode than the JSON frame it
 //!   replaced (ratio ≤ 1.0), and at least 3× smaller (printed as bytes per client-second).
+//!
+//! And one evaluation without a goal: what per-message deflate (RFC 7692) would save on a
+//! delta, and what compressing it costs, once per frame (shared, as the hub shares frames,
+//! which needs `no_context_takeover`) and per client (the usual per-connection deflate).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -91,6 +95,8 @@ fn main() {
     let mut receivers: Vec<_> = (0..CLIENTS).map(|_| hub.subscribe().1).collect();
     let moved: Vec<VehiclePosition> = positions.iter().take(1_500).cloned().collect();
     let sizes = wire_against_json(&moved);
+    // About what a tick carries at HSL's peak (the fan-out benchmark's moving markers).
+    let deflate = [deflate_evaluation(&moved[..430]), deflate_evaluation(&moved)];
     let mut timestamp = 0;
     compare(
         "deliver one 1,500-vehicle delta to 1,000 clients",
@@ -126,6 +132,7 @@ fn main() {
         let out = serde_json::json!({
             "comparisons": results,
             "delta_bytes_1500_moved": sizes,
+            "deflate": deflate,
         });
         let written = serde_json::to_string_pretty(&out)
             .map_err(std::io::Error::other)
@@ -166,6 +173,55 @@ fn wire_against_json(moved: &[VehiclePosition]) -> serde_json::Value {
         if text >= 3 * moving { "met" } else { "MISSED" },
     );
     serde_json::json!({ "binary": moving, "binary_described": described, "json": text })
+}
+
+/// A delta of `moved` deflated as permessage-deflate would (raw deflate, fastest and
+/// default levels): its sizes, and the median time to compress it once.
+fn deflate_evaluation(moved: &[VehiclePosition]) -> serde_json::Value {
+    use flate2::Compression;
+    use flate2::write::DeflateEncoder;
+    use std::io::Write;
+
+    let markers: Vec<Marker> = moved.iter().map(VehiclePosition::marker).collect();
+    let delta = wire::delta(1, T0 as u64, markers.iter().map(|m| (m, false)), &[]);
+    let deflate = |level: Compression| {
+        let mut encoder = DeflateEncoder::new(Vec::with_capacity(delta.len()), level);
+        let _ = encoder.write_all(&delta);
+        encoder.finish().unwrap_or_default()
+    };
+    let timed = |level: Compression| {
+        let runs = 20 * pairs();
+        let mut samples = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            black_box(deflate(level));
+            samples.push(start.elapsed());
+        }
+        median(samples).as_nanos() as f64 / 1_000.0
+    };
+    let (fast, default) =
+        (deflate(Compression::fast()).len(), deflate(Compression::default()).len());
+    let (fast_us, default_us) = (timed(Compression::fast()), timed(Compression::default()));
+    let vehicles = moved.len();
+    println!(
+        "per-message deflate of a {vehicles}-vehicle delta ({} B): fastest {fast} B ({:.2}× \
+         smaller) in {fast_us:.0} µs, default {default} B ({:.2}×) in {default_us:.0} µs; per \
+         client at 10,000 clients and 4 ticks/s that would be {:.1} cores; shared, once per \
+         frame, {:.4} cores",
+        delta.len(),
+        delta.len() as f64 / fast as f64,
+        delta.len() as f64 / default as f64,
+        fast_us * 1e-6 * 4.0 * 10_000.0,
+        fast_us * 1e-6 * 4.0,
+    );
+    serde_json::json!({
+        "vehicles": vehicles,
+        "raw": delta.len(),
+        "fast": fast,
+        "default": default,
+        "fast_us": fast_us,
+        "default_us": default_us,
+    })
 }
 
 fn messages(vehicles: u32, seconds: i64) -> Vec<HfpMessage> {
