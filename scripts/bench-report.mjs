@@ -197,9 +197,9 @@ if (hot.deflate) {
     'Not built. The binary deltas are already dense (about 18 B per moved vehicle), so deflate saves only a',
     'quarter of the bytes. Compressing per connection, as WebSocket libraries do, would take more cores at',
     '10,000 clients than this machine has. Compressing once per frame and sharing it, as the hub shares',
-    'frames, costs next to nothing, but needs `no_context_takeover` on both sides, and browsers then send',
-    'their view messages compressed too, which tungstenite 0.29 (our reader) refuses. Viewport',
-    'subscriptions already save 50–94 % of the bytes for zoomed-in pages.',
+    'frames, costs next to nothing and needs `server_no_context_takeover`; but once the extension is on,',
+    'browsers may send their view messages compressed, which tungstenite 0.29 (our reader) refuses.',
+    'Viewport subscriptions already save 50–94 % of the bytes for zoomed-in pages.',
     '',
   );
 }
