@@ -34,6 +34,12 @@ update style/main.css "$site/style"
 update node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
   node_modules/swagger-ui-dist/LICENSE "$site/docs"
 
+# The version the page names these files under (/v/<version>/..., kept by browsers for a
+# year; server/src/assets.rs): a hash of everything the page loads, so any change to them
+# gives new URLs.
+cat "$site/pkg/transit_stream.js" "$site/pkg/transit_stream_bg.wasm" "$site/leaflet/leaflet.js" \
+  "$site/leaflet/leaflet.css" "$site/style/main.css" | sha256sum | cut -c1-16 > "$site/version"
+
 # Brotli and gzip copies beside every compressible file, for the server to send as they
 # are (compressed once here, at the highest levels, instead of on every request). Only
 # files newer than their copies are compressed again.
@@ -57,4 +63,5 @@ for (const file of walk(process.argv[2])) {
 }
 JS
 
-printf 'Site built in %s (wasm: %s KiB)\n' "$site" "$(( $(stat -c %s "$site/pkg/transit_stream_bg.wasm") / 1024 ))"
+printf 'Site built in %s (wasm: %s KiB, version %s)\n' "$site" \
+  "$(( $(stat -c %s "$site/pkg/transit_stream_bg.wasm") / 1024 ))" "$(cat "$site/version")"

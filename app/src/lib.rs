@@ -62,6 +62,9 @@ pub struct MapSettings {
     pub source: model::Feed,
     /// A sketch of the network, drawn when the tiles cannot load.
     pub network: Vec<model::NetworkLine>,
+    /// What the site's files (scripts, styles, wasm) are named under: `/v/<version>` for a
+    /// versioned build, whose files browsers may keep, or empty.
+    pub assets: String,
 }
 
 /// Id of the `<script type="application/json">` carrying [`MapSettings::network`].
@@ -79,6 +82,7 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
     ssr::send_content_security_policy(&map.tile_url);
     // A data block, never run; `<` escaped so no text can close the element early.
     let network = serde_json::to_string(&map.network).unwrap_or_default().replace('<', "\\u003c");
+    let assets = map.assets;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -92,13 +96,13 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <script type="application/json" id=NETWORK_ID inner_html=network></script>
                 // No favicon request: the page has nothing to show there yet.
                 <link rel="icon" href="data:," />
-                <link rel="stylesheet" href="/leaflet/leaflet.css" />
-                <link rel="stylesheet" href="/style/main.css" />
+                <link rel="stylesheet" href=format!("{assets}/leaflet/leaflet.css") />
+                <link rel="stylesheet" href=format!("{assets}/style/main.css") />
                 // Leaflet must define the global `L` before the wasm module starts: the
                 // `leaflet` crate binds to it. A classic script runs before module scripts.
-                <script src="/leaflet/leaflet.js"></script>
+                <script src=format!("{assets}/leaflet/leaflet.js")></script>
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options root=assets.clone() />
                 <MetaTags />
             </head>
             <body>

@@ -9,6 +9,7 @@
 //! * `kafka_ingest` (feature `kafka`): `transit-stream ingest`, MQTT to a Kafka topic.
 //! * [`startup`]: [`startup::Application`]: build, bind, run, shut down.
 //! * [`serve`]: the HTTP listener: header deadline, shutdown grace.
+//! * [`assets`]: the built site's files, versioned and cached for a year, or revalidated.
 //! * [`hfp`]: HFP v2 topic and payload parsing.
 //! * [`source`]: where embedded mode's messages come from (live MQTT, simulator, replay).
 //! * [`recording`]: the record/replay file format.
@@ -33,6 +34,7 @@
 //! push bridge and the backend runs pull queries; everything else is the same.
 
 pub mod api_errors;
+pub mod assets;
 pub mod backend;
 pub mod cli;
 pub mod clock;

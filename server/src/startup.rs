@@ -32,13 +32,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeader;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
 use crate::api_errors;
+use crate::assets::Site;
 use crate::backend::{EmbeddedBackend, Fallback};
 use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
@@ -170,6 +169,7 @@ impl Application {
         let tracker = TaskTracker::new();
 
         warn_if_site_missing(&config.site_root);
+        let site = Site::open(&config.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name(OUTPUT_NAME)
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -184,6 +184,7 @@ impl Application {
                 notice,
                 source: feed,
                 network: crate::source::simulator::network(),
+                assets: site.prefix(),
             }),
             backend: BackendHandle(Arc::clone(&backend)),
             // A listing is never older than the map's latest frame.
@@ -206,7 +207,7 @@ impl Application {
                 allowed_origins: config.allowed_origins.clone().into(),
             },
         });
-        let router = router(state, &config.site_root, config.request_timeout());
+        let router = router(state, site, config.request_timeout());
 
         Ok(Self {
             listener,
@@ -305,7 +306,7 @@ impl Application {
     }
 }
 
-fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Router {
+fn router(state: AppState, site: Site, request_timeout: Duration) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend.clone();
     let (options, map) = (state.leptos_options.clone(), Arc::clone(&state.map));
@@ -314,6 +315,13 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route(
+            "/v/{*path}",
+            get({
+                let site = site.clone();
+                move |request: Request| site.clone().versioned(request)
+            }),
+        )
         .merge(rest_api::routes())
         .leptos_routes_with_context(
             &state,
@@ -322,7 +330,7 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
             move || provide_context(backend.clone()),
             move || shell(options.clone(), MapSettings::clone(&map)),
         )
-        .fallback_service(static_files(site_root))
+        .fallback_service(site.plain())
         .layer(middleware::from_fn(api_errors::limit_form))
         // Handlers that wait on a client (a body sent slowly or never) or on an upstream
         // end here; streamed bodies (/api/stream) and WebSockets have begun by then.
@@ -337,21 +345,6 @@ fn router(state: AppState, site_root: &Path, request_timeout: Duration) -> Route
         )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// The built site (`scripts/build-site.sh`): wasm, scripts and styles, served from the
-/// brotli and gzip files the build wrote beside them when the browser takes those (a
-/// browser gets the 626 KiB wasm as 211 KiB of brotli, compressed once at build time rather
-/// than on every request). Names carry no content hash, so browsers must revalidate
-/// (`no-cache`: a 304 by `Last-Modified` when nothing changed) rather than keep a copy
-/// that a new build would leave stale.
-fn static_files(site_root: &Path) -> SetResponseHeader<ServeDir, HeaderValue> {
-    let files = ServeDir::new(site_root).precompressed_br().precompressed_gzip();
-    SetResponseHeader::if_not_present(
-        files,
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    )
 }
 
 /// Headers every answer carries: no content sniffing, no framing by other sites. The page's

@@ -88,6 +88,47 @@ async fn site_files_are_sent_from_their_precompressed_copies_and_revalidated() {
 }
 
 #[tokio::test]
+async fn a_versioned_build_names_its_files_under_the_version_and_browsers_may_keep_them() {
+    let site = std::env::temp_dir().join(format!("transit-stream-site-v-{}", std::process::id()));
+    std::fs::create_dir_all(site.join("pkg")).expect("a site directory");
+    std::fs::write(site.join("version"), "00c0ffee00c0ffee\n").expect("writes");
+    for (name, content) in [("app.js", "plain"), ("app.js.br", "brotli")] {
+        std::fs::write(site.join("pkg").join(name), content).expect("writes");
+    }
+    let root = site.clone();
+    let app = spawn_app_with(move |config| config.site_root = root).await;
+
+    let html = app.http.get(&app.url).send().await.expect("GET /").text().await.expect("html");
+    for named in [
+        r#"<script src="/v/00c0ffee00c0ffee/leaflet/leaflet.js"></script>"#,
+        r#"href="/v/00c0ffee00c0ffee/style/main.css""#,
+        r#"href="/v/00c0ffee00c0ffee/pkg/transit_stream.js""#,
+        r#"href="/v/00c0ffee00c0ffee/pkg/transit_stream_bg.wasm""#,
+    ] {
+        assert!(html.contains(named), "missing {named} in\n{html}");
+    }
+
+    let get = |path: &str| {
+        let request = app.http.get(format!("{}{path}", app.url)).header("accept-encoding", "br");
+        async move { request.send().await.expect("GET") }
+    };
+    let kept = get("/v/00c0ffee00c0ffee/pkg/app.js").await;
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(kept.headers()["content-encoding"], "br");
+    assert_eq!(kept.text().await.expect("a body"), "brotli");
+    // A page from before a deploy asks for its own version: not today's files under it.
+    for stale in ["/v/0123456789abcdef/pkg/app.js", "/v/00c0ffee00c0ffee", "/v/"] {
+        assert_eq!(get(stale).await.status(), 404, "{stale}");
+    }
+    assert_eq!(get("/v/00c0ffee00c0ffee/pkg/missing.js").await.status(), 404);
+    // The plain paths still work, revalidated.
+    let plain = get("/pkg/app.js").await;
+    assert_eq!(plain.headers()["cache-control"], "no-cache");
+    std::fs::remove_dir_all(&site).expect("cleans up");
+}
+
+#[tokio::test]
 async fn the_fleet_listing_is_sent_gzip_to_clients_that_take_it() {
     let app = spawn_app().await;
     app.publish_position(7, "2026-11-24T06:00:00.000Z", 60.17, 24.94);
