@@ -1,8 +1,10 @@
 /**
  * The map's frame budget at city scale: a baseline build and a candidate build of the
  * site, each fed the same synthetic fleet (`feed.ts`) through its own `/ws`, measured in
- * alternating runs in Debian's headless Chromium. Run it with `scripts/bench-browser.sh`,
- * which builds both; it prints medians and ratios, and writes them as JSON.
+ * alternating runs in Debian's headless Chromium, beside a plain-JavaScript Leaflet page
+ * fed the same frames (`plain/`: canvas circle markers, no framework, no wasm). Run it with
+ * `scripts/bench-browser.sh`, which builds both; it prints medians and ratios, and writes
+ * them as JSON.
  *
  * Per run, over a window of `BENCH_DELTAS` delta frames once the snapshot is drawn:
  * - main-thread work per delta frame, from a Chromium trace: the task that receives a
@@ -35,7 +37,8 @@ const DELTAS = Number(process.env.BENCH_DELTAS ?? (SMOKE ? 4 : 32));
 const TICK_MS = 250;
 const WARM_UP_DELTAS = 8;
 
-type Build = { name: string; binary: string; site: string; wire: Wire };
+/** A build of the site served by its server, or (`plain`) the plain page, served here. */
+type Build = { name: string; binary: string; site: string; wire: Wire; plain?: boolean };
 const builds: Build[] = [
   {
     name: 'baseline',
@@ -46,7 +49,16 @@ const builds: Build[] = [
     wire: baseWire(process.env.BENCH_BASE_WIRE),
   },
   { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE'), wire: VERSION },
+  { name: 'plain', binary: '', site: '', wire: VERSION, plain: true },
 ];
+/** Where the plain page is served from (by the benchmark, through Playwright's routing). */
+const PLAIN_ORIGIN = 'http://plain.bench';
+const PLAIN_FILES: Record<string, [string, string]> = {
+  '/': [path.join(__dirname, 'plain', 'index.html'), 'text/html'],
+  '/plain.js': [path.join(__dirname, 'plain', 'plain.js'), 'text/javascript'],
+  '/leaflet/leaflet.js': [path.join(root, 'node_modules', 'leaflet', 'dist', 'leaflet.js'), 'text/javascript'],
+  '/leaflet/leaflet.css': [path.join(root, 'node_modules', 'leaflet', 'dist', 'leaflet.css'), 'text/css'],
+};
 
 /** Where the map looks: the start view, the whole region (every vehicle in view), streets. */
 const SCENARIOS: { name: string; view?: [number, number, number] }[] = [
@@ -92,7 +104,7 @@ const servers = new Map<string, Running>();
 const results: Record<string, Record<string, Run[]>> = {};
 
 test.beforeAll(async () => {
-  for (const build of builds) {
+  for (const build of builds.filter((b) => !b.plain)) {
     // The server's own feed is not used (the page's /ws is answered by the benchmark).
     const args = ['--bind', '127.0.0.1:0', '--site-root', build.site, '--source', 'simulator', '--sim-vehicles', '1'];
     servers.set(build.name, await startProcess(build.binary, args, /serving the map at (http:\/\/\S+)/));
@@ -107,8 +119,8 @@ test.afterAll(async () => {
 for (const scenario of SMOKE ? SCENARIOS.slice(0, 1) : SCENARIOS) {
   test(scenario.name, async ({ browser }) => {
     for (let pair = 0; pair < PAIRS; pair++) {
-      // Alternate the order, so drift on a shared machine falls on both builds alike.
-      const order = pair % 2 === 0 ? builds : [...builds].reverse();
+      // Rotate the order, so drift on a shared machine falls on every page alike.
+      const order = builds.map((_, i) => builds[(i + pair) % builds.length]);
       for (const build of order) {
         const run = await measure(browser, build, scenario.view);
         ((results[scenario.name] ??= {})[build.name] ??= []).push(run);
@@ -122,6 +134,12 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   const feed = await feedPage(page, build.wire);
+  if (build.plain) {
+    await page.route(`${PLAIN_ORIGIN}/**`, (route) => {
+      const file = PLAIN_FILES[new URL(route.request().url()).pathname];
+      return file ? route.fulfill({ path: file[0], contentType: file[1] }) : route.fulfill({ status: 404 });
+    });
+  }
   // Tiles load (blank), as they would for a rider online: no offline sketch, no errors.
   await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
   await page.addInitScript(markSocketMessages);
@@ -133,7 +151,7 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') said.push(`${message.type()}: ${message.text()}`);
   });
-  await page.goto(servers.get(build.name)!.url);
+  await page.goto(build.plain ? `${PLAIN_ORIGIN}/` : servers.get(build.name)!.url);
   await page
     .waitForFunction(
       (n) => document.querySelector('[data-testid=status]')?.getAttribute('data-count') === String(n),
@@ -397,12 +415,23 @@ function report(): void {
     lines.push(`\n${scenario}`);
     const rows: Record<string, unknown> = {};
     for (const key of keys) {
-      const base = median(byBuild.baseline?.map((r) => r[key]) ?? []);
-      const cand = median(byBuild.candidate?.map((r) => r[key]) ?? []);
+      const runs = (name: string) => byBuild[name]?.map((r) => r[key]) ?? [];
+      const [base, cand, plain] = ['baseline', 'candidate', 'plain'].map((name) => median(runs(name)));
       // A ratio against zero (no missed frame, no long task) says nothing: left out.
       const ratio = base > 0 ? cand / base : null;
-      rows[key] = { baseline: base, candidate: cand, ratio, runs: { baseline: byBuild.baseline?.map((r) => r[key]), candidate: byBuild.candidate?.map((r) => r[key]) } };
-      lines.push(`  ${key.padEnd(18)} baseline ${base.toFixed(2).padStart(8)}  candidate ${cand.toFixed(2).padStart(8)}  ratio ${ratio === null ? '–' : ratio.toFixed(2)}`);
+      const versusPlain = plain > 0 ? cand / plain : null;
+      rows[key] = {
+        baseline: base,
+        candidate: cand,
+        plain,
+        ratio,
+        versusPlain,
+        runs: { baseline: runs('baseline'), candidate: runs('candidate'), plain: runs('plain') },
+      };
+      lines.push(
+        `  ${key.padEnd(18)} baseline ${base.toFixed(2).padStart(8)}  candidate ${cand.toFixed(2).padStart(8)}  ratio ${ratio === null ? '–' : ratio.toFixed(2)}` +
+          `  plain JS ${plain.toFixed(2).padStart(8)}  candidate / plain ${versusPlain === null ? '–' : versusPlain.toFixed(2)}`,
+      );
     }
     (out.scenarios as Record<string, unknown>)[scenario] = rows;
   }
