@@ -26,6 +26,8 @@ const browser = read('browser');
 const hot = read('hot_paths');
 // The 10-minute soak runs apart (`scripts/bench.sh --soak`), so it may be missing or older.
 const soak = fs.existsSync('target/bench/soak.json') ? read('soak') : null;
+// Runs before the scale-out simulation existed have none.
+const replicas = fs.existsSync('target/bench/replicas.json') ? read('replicas') : null;
 const soakCommit = fs.existsSync('target/bench/soak-commit') ? fs.readFileSync('target/bench/soak-commit', 'utf8').trim() : null;
 // The commit measured, as scripts/bench.sh noted it when it started (HEAD otherwise), and
 // whether what it measures had uncommitted changes then.
@@ -261,9 +263,37 @@ out(
   '',
 );
 
+// The simulation: replicas measured on one fake ksqlDB.
+if (replicas) {
+  const mean = (values) => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
+  out(
+    '### Replicas, simulated',
+    '',
+    `\`cargo bench -p server --bench fanout -- --replicas 1,2,4,10\`: that many servers in full-stack mode, on this`,
+    "machine, following one fake ksqlDB (the test suite's protocol fake, NOT ksqlDB) whose table the simulator",
+    `changes at ${thousands(replicas.vehicles)} vehicles a second, ${replicas.seconds} s measured per count, no browsers:`,
+    '',
+    '| Replicas | Push queries on the upstream | Rows/s to each | CPU per replica | Memory per replica |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  for (const run of replicas.runs) {
+    out(
+      `| ${run.replicas} | ${run.push_queries} | ${thousands(run.rows_per_s)} | ${f(mean(run.cores_per_replica), 3)} cores | ${f(mean(run.mb_per_replica), 1)} MB |`,
+    );
+  }
+  const last = replicas.runs[replicas.runs.length - 1];
+  out(
+    '',
+    `So a replica costs about ${f(mean(last.cores_per_replica), 3)} cores and ${f(mean(last.mb_per_replica), 0)} MB to follow the table before its first`,
+    "browser, and exactly one push query, whatever its browsers; the browsers' own cost is the fan-out's",
+    "above. What ksqlDB spends per push query is not measured here (it cannot run on these machines).",
+    '',
+  );
+}
+
 fs.writeFileSync('docs/BENCHMARKS.md', lines.join('\n'));
 fs.writeFileSync(
   'docs/benchmarks.json',
-  JSON.stringify({ date, commit, baseline: baseRef, machine, hot_paths: hot, fanout, http, browser, soak }, null, 2) + '\n',
+  JSON.stringify({ date, commit, baseline: baseRef, machine, hot_paths: hot, fanout, http, browser, soak, replicas }, null, 2) + '\n',
 );
 console.error('Written: docs/BENCHMARKS.md, docs/benchmarks.json');

@@ -7,7 +7,9 @@
 #   3. HTTP (scripts/bench-http.sh): the API under wrk, from memory and from Redis;
 #   4. browser (scripts/bench-browser.sh): the map in headless Chromium, against BASE_REF;
 #   5. soak (server/benches/fanout, --soak): one server under steady load, checked for
-#      frames out of order, readers falling behind and memory growing.
+#      frames out of order, readers falling behind and memory growing;
+#   6. scale-out (server/benches/fanout, --replicas): 1, 2, 4 and 10 replicas in full-stack
+#      mode on one fake ksqlDB at HSL's peak, each replica's cost and the push queries held.
 #
 #   scripts/bench.sh [BASE_REF]   the whole suite (about 40 minutes on 2 cores, plus the
 #                                 baseline's build when it is not cached); writes
@@ -93,6 +95,15 @@ cargo bench --locked "${build[@]}" -p server --bench hot_paths -- "${hot[@]}" |
 step "Fan-out: live clients against the real server and a minimal broadcast server"
 cargo bench --locked "${build[@]}" -p server --bench fanout -- "${fanout[@]}" |
   tee "$out/fanout$suffix.txt"
+
+step "Scale-out: replicas on one (fake) ksqlDB"
+if (( smoke )); then
+  replicas=(--replicas 1,2 --seconds 2 --json "$out/replicas-smoke.json")
+else
+  replicas=(--replicas 1,2,4,10 --seconds 20 --json "$out/replicas.json")
+fi
+cargo bench --locked "${build[@]}" -p server --bench fanout -- "${replicas[@]}" |
+  tee "$out/replicas$suffix.txt"
 
 if (( smoke )); then
   step "Soak, short: 30 s under steady load"

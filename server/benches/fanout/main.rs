@@ -35,13 +35,26 @@
 //! cargo bench -p server --bench fanout -- --soak 600 --readers 500 --churners 20
 //! ```
 //!
-//! Layout: `client` (the load), `views` (where zoomed-in clients look), `soak`, `baseline`
-//! (the minimal server), `process` (servers as child processes, `/proc` readings), `report`
-//! (figures, table, JSON).
+//! With `--replicas 1,2,4,10` it runs the scale-out simulation instead (`replicas`): that
+//! many servers in full-stack mode on one fake ksqlDB at HSL's peak, each replica's cost
+//! before any browser, `--seconds` per count:
+//!
+//! ```sh
+//! cargo bench -p server --bench fanout -- --replicas 1,2,4,10 --seconds 20
+//! ```
+//!
+//! Layout: `client` (the load), `views` (where zoomed-in clients look), `soak`, `replicas`,
+//! `baseline` (the minimal server), `process` (servers as child processes, `/proc`
+//! readings), `report` (figures, table, JSON).
 
 mod baseline;
 mod client;
+// The test suite's protocol fake of ksqlDB (NOT ksqlDB), for the scale-out simulation.
+#[allow(dead_code)]
+#[path = "../../tests/api/fake_ksqldb.rs"]
+mod fake_ksqldb;
 mod process;
+mod replicas;
 mod report;
 mod soak;
 mod views;
@@ -91,6 +104,9 @@ struct Args {
     /// Soak: clients connecting, taking their snapshot and leaving, over and over.
     #[arg(long, default_value_t = 20)]
     churners: usize,
+    /// Run the scale-out simulation for these replica counts instead (`1,2,4,10`).
+    #[arg(long)]
+    replicas: Option<String>,
     /// Soak: seconds between memory samples.
     #[arg(long, default_value_t = 10)]
     sample_seconds: u64,
@@ -120,6 +136,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(seconds) = args.soak {
         return runtime.block_on(run_soak(&args, seconds));
     }
+    if let Some(counts) = &args.replicas {
+        return runtime.block_on(run_replicas(&args, &replicas::counts(counts)?));
+    }
     runtime.block_on(run(args))
 }
 
@@ -138,6 +157,22 @@ async fn run_soak(args: &Args, seconds: u64) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     anyhow::ensure!(report.passed, "the soak failed: {}", report.line());
+    Ok(())
+}
+
+async fn run_replicas(args: &Args, counts: &[usize]) -> anyhow::Result<()> {
+    let window = Duration::from_secs(args.seconds);
+    let measured = replicas::run(counts, args.vehicles, window).await?;
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "machine": report::machine(),
+            "vehicles": args.vehicles,
+            "seconds": args.seconds,
+            "runs": measured,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

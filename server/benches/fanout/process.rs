@@ -16,6 +16,8 @@ pub struct Server {
     child: Child,
     /// The `ws://` address of its live feed.
     pub ws_url: String,
+    /// The URL it announced.
+    pub url: String,
 }
 
 impl Server {
@@ -44,7 +46,21 @@ impl Server {
             bail!("{command:?} did not announce itself within 60 s");
         };
         let ws_url = url.replacen("http://", "ws://", 1).trim_end_matches('/').to_owned() + path;
-        Ok(Self { child, ws_url })
+        Ok(Self { child, ws_url, url })
+    }
+
+    /// Waits up to a minute for `/readyz` to say ready.
+    pub async fn wait_until_ready(&self) -> anyhow::Result<()> {
+        let readyz = format!("{}/readyz", self.url.trim_end_matches('/'));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = reqwest::get(&readyz).await.is_ok_and(|r| r.status().is_success());
+            if ready {
+                return Ok(());
+            }
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "{readyz} not ready in 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -95,6 +111,17 @@ pub fn transit_stream(vehicles: u32, clients: usize) -> anyhow::Result<Server> {
         .args(["--max-connections-per-address", "0"])
         .arg("--site-root")
         .arg(&site)
+        .env("RUST_LOG", "warn");
+    Server::start(command, "serving the map at", "/ws")
+}
+
+/// The real server in full-stack mode on the ksqlDB at `ksqldb_url`, without clients.
+pub fn transit_stream_on_ksqldb(ksqldb_url: &str) -> anyhow::Result<Server> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_transit-stream"));
+    command
+        .args(["--bind", "127.0.0.1:0", "--ksqldb-url", ksqldb_url])
+        .arg("--site-root")
+        .arg(std::env::temp_dir())
         .env("RUST_LOG", "warn");
     Server::start(command, "serving the map at", "/ws")
 }
