@@ -165,7 +165,9 @@ const median = (values) => {
   const mid = known.length >> 1;
   return known.length % 2 ? known[mid] : (known[mid - 1] + known[mid]) / 2;
 };
-for (const [view, row] of Object.entries(browser.scenarios)) {
+// Start-up against a real server is reported apart, below.
+const REAL_SERVER = 'first vehicle, real server';
+for (const [view, row] of Object.entries(browser.scenarios).filter(([view]) => view !== REAL_SERVER)) {
   const pair = (key, digits = 1) =>
     row[key] ? `${f(median(row[key].runs.baseline), digits)} → ${f(median(row[key].runs.candidate), digits)}` : '–';
   out(
@@ -174,6 +176,25 @@ for (const [view, row] of Object.entries(browser.scenarios)) {
   );
 }
 out('');
+// Start-up, each page on a server of its own build with the simulator (no stand-in socket).
+const realServer = browser.scenarios[REAL_SERVER];
+if (realServer) {
+  const page = (name, key) => f(median(realServer[key]?.runs[name]), 0);
+  out(
+    'Start-up against a real server (each page on a server of its own build running the simulator with',
+    "the same fleet, the plain page on the candidate's; the runs above go through Playwright's stand-in",
+    'socket, which delays the first frame by more than the page takes):',
+    '',
+    '| Page | First vehicle | Longest task until then | Longest task from the snapshot on |',
+    '| --- | --- | --- | --- |',
+  );
+  for (const [name, label] of [['baseline', 'Baseline'], ['candidate', 'Candidate'], ['plain', 'Plain JavaScript']]) {
+    if (!realServer.firstVehicleMs?.runs[name]?.length) continue;
+    out(`| ${label} | ${page(name, 'firstVehicleMs')} ms | ${page(name, 'startLongestTaskMs')} ms | ${page(name, 'snapshotLongestTaskMs')} ms |`);
+  }
+  out('');
+}
+
 // The plain page, where the run had it: the candidate against it.
 const plainRows = Object.entries(browser.scenarios).filter(([, row]) => row.deltaFrameMs?.runs?.plain?.length);
 if (plainRows.length) {

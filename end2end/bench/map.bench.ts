@@ -19,6 +19,13 @@
  * - animation: frames per second and the share of display frames missed, from a
  *   `requestAnimationFrame` probe; the slowest frame interval;
  * - the longest task (`longtask` entries, 50 ms and over) and the JS heap at the end.
+ *
+ * And apart, start-up against a real server (`first vehicle, real server`): each page
+ * opened on a server of its own build running the simulator with the same number of
+ * vehicles (the plain page on the candidate's), its `/ws` not routed, since Playwright's
+ * stand-in socket delays the first frame by more than the page takes. Measured: the
+ * first vehicle painted, the longest task until then, and the longest task from the
+ * snapshot's arrival (applying it must not be one).
  */
 import { test, type Browser, type CDPSession, type Page } from '@playwright/test';
 import * as fs from 'node:fs';
@@ -51,13 +58,16 @@ const builds: Build[] = [
   { name: 'candidate', binary: need('BENCH_BIN'), site: need('BENCH_SITE'), wire: VERSION },
   { name: 'plain', binary: '', site: '', wire: VERSION, plain: true },
 ];
-/** Where the plain page is served from (by the benchmark, through Playwright's routing). */
-const PLAIN_ORIGIN = 'http://plain.bench';
+/**
+ * Where the plain page is served from: under the candidate's server, by the benchmark
+ * through Playwright's routing, so that its `/ws` is that server's (or the stand-in).
+ */
+const PLAIN_PATH = '/plain-bench/';
 const PLAIN_FILES: Record<string, [string, string]> = {
-  '/': [path.join(__dirname, 'plain', 'index.html'), 'text/html'],
-  '/plain.js': [path.join(__dirname, 'plain', 'plain.js'), 'text/javascript'],
-  '/leaflet/leaflet.js': [path.join(root, 'node_modules', 'leaflet', 'dist', 'leaflet.js'), 'text/javascript'],
-  '/leaflet/leaflet.css': [path.join(root, 'node_modules', 'leaflet', 'dist', 'leaflet.css'), 'text/css'],
+  '': [path.join(__dirname, 'plain', 'index.html'), 'text/html'],
+  'plain.js': [path.join(__dirname, 'plain', 'plain.js'), 'text/javascript'],
+  'leaflet/leaflet.js': [path.join(root, 'node_modules', 'leaflet', 'dist', 'leaflet.js'), 'text/javascript'],
+  'leaflet/leaflet.css': [path.join(root, 'node_modules', 'leaflet', 'dist', 'leaflet.css'), 'text/css'],
 };
 
 /** Where the map looks: the start view, the whole region (every vehicle in view), streets. */
@@ -83,6 +93,8 @@ type Run = {
   firstVehicleMs: number;
   /** The longest task from navigation until the whole fleet is shown (start-up and snapshot). */
   startLongestTaskMs: number;
+  /** The longest task that began after the snapshot arrived (real-server runs only). */
+  snapshotLongestTaskMs: number;
 };
 
 /** `json`, or the binary format version the baseline reads (the current one by default). */
@@ -130,16 +142,105 @@ for (const scenario of SMOKE ? SCENARIOS.slice(0, 1) : SCENARIOS) {
   });
 }
 
+const REAL_SERVER = 'first vehicle, real server';
+test(REAL_SERVER, async ({ browser }) => {
+  // Servers of each build with their own simulated fleet. The candidate's also serves the
+  // plain page (a copy of its site with the page added): a page the benchmark served
+  // itself would count as a public one, which Chromium forbids to reach a loopback server.
+  const plainSite = path.join(root, 'target', 'bench', 'plain-site');
+  fs.rmSync(plainSite, { recursive: true, force: true });
+  fs.cpSync(builds.find((b) => b.name === 'candidate')!.site, plainSite, { recursive: true });
+  for (const [name, [file]] of Object.entries(PLAIN_FILES)) {
+    const into = path.join(plainSite, PLAIN_PATH, name === '' ? 'index.html' : name);
+    fs.mkdirSync(path.dirname(into), { recursive: true });
+    fs.copyFileSync(file, into);
+  }
+  const live = new Map<string, Running>();
+  for (const build of builds.filter((b) => !b.plain)) {
+    const site = build.name === 'candidate' ? plainSite : build.site;
+    const args = ['--bind', '127.0.0.1:0', '--site-root', site, '--source', 'simulator', '--sim-vehicles', String(VEHICLES)];
+    live.set(build.name, await startProcess(build.binary, args, /serving the map at (http:\/\/\S+)/));
+  }
+  try {
+    for (let pair = 0; pair < PAIRS; pair++) {
+      const order = builds.map((_, i) => builds[(i + pair) % builds.length]);
+      for (const build of order) {
+        const server = live.get(build.plain ? 'candidate' : build.name)!;
+        const run = await startUp(browser, build, server.url);
+        ((results[REAL_SERVER] ??= {})[build.name] ??= []).push(run);
+        console.log(`${REAL_SERVER} · ${build.name} · pair ${pair + 1}: ${summary(run)}`);
+      }
+    }
+  } finally {
+    for (const server of live.values()) await server.stop();
+    fs.rmSync(plainSite, { recursive: true, force: true });
+  }
+});
+
+async function startUp(browser: Browser, build: Build, serverUrl: string): Promise<Run> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
+  const origin = serverUrl.replace(/\/$/, '');
+  await page.addInitScript(() => {
+    // Every long task with its start, from the page's first script on.
+    const tasks: [number, number][] = [];
+    (window as any).__tasks = tasks;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) tasks.push([entry.startTime, entry.duration]);
+    }).observe({ type: 'longtask' });
+    // The first frame's arrival, whatever listens to the socket.
+    const add = EventTarget.prototype.addEventListener;
+    EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
+      if (type === 'message' && this instanceof WebSocket && typeof listener === 'function') {
+        const first = function (this: EventTarget, event: Event) {
+          if (performance.getEntriesByName('bench:first-frame').length === 0) performance.mark('bench:first-frame');
+          return listener.call(this, event);
+        };
+        return add.call(this, type, first, options);
+      }
+      return add.call(this, type, listener, options);
+    };
+  });
+  await page.goto(build.plain ? origin + PLAIN_PATH : origin);
+  await page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, FIRST_VEHICLE_MARK, { timeout: 60_000 });
+  // Long tasks are reported once they end: give the last one time to.
+  await page.waitForTimeout(500);
+  const timings = await page.evaluate((mark) => {
+    const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+    const tasks: [number, number][] = (window as any).__tasks;
+    const firstVehicle = at(mark);
+    const firstFrame = at('bench:first-frame');
+    // Tasks under way at `from` count too: the snapshot may land in one already running.
+    const longest = (from: number, to: number) =>
+      Math.max(0, ...tasks.filter(([start, length]) => start + length >= from && start <= to).map(([, length]) => length));
+    return { firstVehicle, start: longest(0, firstVehicle), snapshot: longest(firstFrame, firstVehicle + 500) };
+  }, FIRST_VEHICLE_MARK);
+  await context.close();
+  const none = NaN;
+  return {
+    deltaTaskMs: none, deltaFrameMs: none, deltaFrameP95Ms: none, frameP95Ms: none, taskMsPerDelta: none,
+    scriptMsPerDelta: none, fps: none, missedShare: none, slowestFrameMs: none, longestTaskMs: none, heapMb: none,
+    firstVehicleMs: timings.firstVehicle,
+    startLongestTaskMs: timings.start,
+    snapshotLongestTaskMs: timings.snapshot,
+  };
+}
+
+/** Serves the plain page from the benchmark, under `origin`'s [`PLAIN_PATH`]. */
+async function routePlain(page: Page, origin: string) {
+  await page.route(`${origin}${PLAIN_PATH}**`, (route) => {
+    const file = PLAIN_FILES[new URL(route.request().url()).pathname.slice(PLAIN_PATH.length)];
+    return file ? route.fulfill({ path: file[0], contentType: file[1] }) : route.fulfill({ status: 404 });
+  });
+}
+
 async function measure(browser: Browser, build: Build, view?: [number, number, number]): Promise<Run> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   const feed = await feedPage(page, build.wire);
-  if (build.plain) {
-    await page.route(`${PLAIN_ORIGIN}/**`, (route) => {
-      const file = PLAIN_FILES[new URL(route.request().url()).pathname];
-      return file ? route.fulfill({ path: file[0], contentType: file[1] }) : route.fulfill({ status: 404 });
-    });
-  }
+  const origin = servers.get(build.plain ? 'candidate' : build.name)!.url.replace(/\/$/, '');
+  if (build.plain) await routePlain(page, origin);
   // Tiles load (blank), as they would for a rider online: no offline sketch, no errors.
   await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
   await page.addInitScript(markSocketMessages);
@@ -151,7 +252,7 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') said.push(`${message.type()}: ${message.text()}`);
   });
-  await page.goto(build.plain ? `${PLAIN_ORIGIN}/` : servers.get(build.name)!.url);
+  await page.goto(build.plain ? origin + PLAIN_PATH : origin);
   await page
     .waitForFunction(
       (n) => document.querySelector('[data-testid=status]')?.getAttribute('data-count') === String(n),
@@ -229,6 +330,7 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
     heapMb: after.JSHeapUsedSize / 2 ** 20,
     firstVehicleMs,
     startLongestTaskMs,
+    snapshotLongestTaskMs: NaN,
   };
 
   async function metrics(cdp: CDPSession) {
@@ -392,6 +494,12 @@ const blankTile = (() => {
 })();
 
 function summary(run: Run): string {
+  if (Number.isNaN(run.deltaTaskMs)) {
+    return (
+      `first vehicle at ${run.firstVehicleMs.toFixed(0)} ms, longest start-up task ${run.startLongestTaskMs.toFixed(0)} ms, ` +
+      `longest task from the snapshot on ${run.snapshotLongestTaskMs.toFixed(0)} ms`
+    );
+  }
   return (
     `delta task ${run.deltaTaskMs.toFixed(1)} ms, delta frame ${run.deltaFrameMs.toFixed(1)} ms (p95 ${run.deltaFrameP95Ms.toFixed(1)}), any frame p95 ${run.frameP95Ms.toFixed(1)} ms, ` +
     `${run.taskMsPerDelta.toFixed(1)} ms main thread/delta in all (script ${run.scriptMsPerDelta.toFixed(1)}), ` +
@@ -408,7 +516,7 @@ function median(values: number[]): number {
 }
 
 function report(): void {
-  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb', 'firstVehicleMs', 'startLongestTaskMs'];
+  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb', 'firstVehicleMs', 'startLongestTaskMs', 'snapshotLongestTaskMs'];
   const out: Record<string, unknown> = { vehicles: VEHICLES, pairs: PAIRS, deltasPerRun: DELTAS, tickMs: TICK_MS, scenarios: {} };
   const lines = [`\nBrowser benchmark: ${VEHICLES} vehicles at 1 Hz, ${PAIRS} pairs, ${DELTAS} deltas per run (medians; ratio = candidate / baseline)`];
   for (const [scenario, byBuild] of Object.entries(results)) {
@@ -416,6 +524,8 @@ function report(): void {
     const rows: Record<string, unknown> = {};
     for (const key of keys) {
       const runs = (name: string) => byBuild[name]?.map((r) => r[key]) ?? [];
+      // Figures this scenario does not measure.
+      if (Object.values(byBuild).every((list) => list.every((r) => Number.isNaN(r[key])))) continue;
       const [base, cand, plain] = ['baseline', 'candidate', 'plain'].map((name) => median(runs(name)));
       // A ratio against zero (no missed frame, no long task) says nothing: left out.
       const ratio = base > 0 ? cand / base : null;
