@@ -35,28 +35,36 @@ pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
         if started.replace(true) {
             return;
         }
-        let tiles = map_view::Tiles {
-            url: meta_content(META_TILE_URL).unwrap_or_default(),
-            attribution: meta_content(META_TILE_ATTRIBUTION).unwrap_or_default(),
-        };
-        let link = address::initial();
-        address::apply(&link, state);
-        let view = match map_view::MapView::start(&element, &tiles, state, link.at) {
-            Ok(view) => view,
-            Err(error) => {
-                leptos::logging::error!("Leaflet could not start: {error:?}");
-                return;
-            }
-        };
-        address::sync(state, view.borrow().map());
-        let map = view.borrow().map();
-        let request = live::subscribe(state.status, move |frame| {
-            let mut view = view.borrow_mut();
-            view.apply(frame);
-            state.vehicle_count.set(view.len());
-        });
-        view_report::report(&map, state, request);
+        // In a task of its own: hydration and this run in the promise callbacks of the
+        // wasm's instantiation, and each first call into wasm compiles its code there, so
+        // together they made one 110-150 ms task that kept the page from painting.
+        set_timeout(move || start(element, state), std::time::Duration::ZERO);
     });
+}
+
+/// Leaflet in `element`, the fleet on it, and the subscription that feeds it.
+fn start(element: web_sys::HtmlDivElement, state: MapState) {
+    let tiles = map_view::Tiles {
+        url: meta_content(META_TILE_URL).unwrap_or_default(),
+        attribution: meta_content(META_TILE_ATTRIBUTION).unwrap_or_default(),
+    };
+    let link = address::initial();
+    address::apply(&link, state);
+    let view = match map_view::MapView::start(&element, &tiles, state, link.at) {
+        Ok(view) => view,
+        Err(error) => {
+            leptos::logging::error!("Leaflet could not start: {error:?}");
+            return;
+        }
+    };
+    address::sync(state, view.borrow().map());
+    let map = view.borrow().map();
+    let request = live::subscribe(state.status, move |frame| {
+        let mut view = view.borrow_mut();
+        view.apply(frame);
+        state.vehicle_count.set(view.len());
+    });
+    view_report::report(&map, state, request);
 }
 
 /// Updates `now_ms` once a second.
