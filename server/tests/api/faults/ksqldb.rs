@@ -12,8 +12,8 @@ use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::proxy::FaultProxy;
 
 use super::{
-    BROWSERS, Browsers, FREEZE, Footprint, Positions, UPSTREAM_TIMEOUT_SECS, all_told, losses,
-    on_the_wire, one_at_a_time, readiness, until_listed,
+    BROWSERS, Browsers, FREEZE, Footprint, Positions, all_told, losses, on_the_wire, one_at_a_time,
+    readiness, under_load, until_listed,
 };
 
 const VEHICLES: u32 = 300;
@@ -47,10 +47,8 @@ async fn start() -> (FakeKsqldb, FaultProxy, TestApp) {
     let proxy = FaultProxy::start(fake.addr()).await;
     let url = format!("http://{}", proxy.addr);
     let app = spawn_app_with(move |config| {
+        under_load(config);
         config.ksqldb_url = Some(url);
-        config.upstream_timeout_secs = UPSTREAM_TIMEOUT_SECS;
-        config.max_connections_per_address = 0;
-        config.max_ws_clients = BROWSERS as u32 + 10;
     })
     .await;
     app.wait_until_ready(true).await;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use server::config::SourceKind;
 
 use super::{
-    BROWSERS, Browsers, FREEZE, Footprint, Positions, UPSTREAM_TIMEOUT_SECS, all_told, losses,
-    on_the_wire, one_at_a_time, readiness, until_listed,
+    BROWSERS, Browsers, FREEZE, Footprint, Positions, all_told, losses, on_the_wire, one_at_a_time,
+    readiness, under_load, until_listed,
 };
 use crate::helpers::{TestApp, spawn_app_with, vehicle, vp_message};
 use crate::mosquitto::{Mosquitto, publish_raw_to};
@@ -35,13 +35,10 @@ fn round(number: u32) -> (Messages, Positions) {
 /// The server subscribed to the broker at `url`, with room for every browser.
 async fn spawn_subscribed(url: String) -> TestApp {
     let app = spawn_app_with(move |config| {
+        under_load(config);
         config.source = SourceKind::Live;
         config.mqtt.url = url;
         config.mqtt.topic = "/hfp/v2/journey/ongoing/vp/#".into();
-        config.upstream_timeout_secs = UPSTREAM_TIMEOUT_SECS;
-        // Every browser here comes from 127.0.0.1.
-        config.max_connections_per_address = 0;
-        config.max_ws_clients = BROWSERS as u32 + 10;
     })
     .await;
     app.wait_until_ready(true).await;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use app::model::{DataSource, VehicleLookup};
 
 use super::{
-    BROWSERS, Browsers, FREEZE, Footprint, Positions, UPSTREAM_TIMEOUT_SECS, losses, on_the_wire,
-    one_at_a_time, readiness,
+    BROWSERS, Browsers, FREEZE, Footprint, Positions, losses, on_the_wire, one_at_a_time,
+    readiness, under_load,
 };
 use crate::helpers::{TestApp, WAIT, spawn_app_with, vehicle};
 use crate::proxy::FaultProxy;
@@ -45,10 +45,8 @@ async fn start() -> (RedisServer, TestApp) {
 async fn spawn_on(redis: &RedisServer, url: String) -> TestApp {
     redis.command(DB, &["SET", CLICKED, &value(60.5, 1_795_500_000_000)]);
     let app = spawn_app_with(move |config| {
+        under_load(config);
         config.redis_url = Some(url);
-        config.upstream_timeout_secs = UPSTREAM_TIMEOUT_SECS;
-        config.max_connections_per_address = 0;
-        config.max_ws_clients = BROWSERS as u32 + 10;
     })
     .await;
     publish_round(&app, 0);
