@@ -139,7 +139,12 @@ impl RedisStore {
                 _ = ticks.tick() => {}
             }
             let mut connection = self.connection.clone();
-            let pinged: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
+            let ping = redis::cmd("PING");
+            // Raced against shutdown: a hung Redis holds a ping for its whole timeout.
+            let pinged: Result<String, _> = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                pinged = ping.query_async(&mut connection) => pinged,
+            };
             match pinged {
                 Ok(_) => {
                     if readiness.restored(Upstream::Redis)
@@ -152,7 +157,17 @@ impl RedisStore {
                     }
                 }
                 Err(error) => {
-                    let reason = if error.is_timeout() { "timeout" } else { "io" };
+                    let reason = if error.is_timeout() {
+                        "timeout"
+                    } else if error.is_io_error()
+                        || error.is_connection_refusal()
+                        || error.is_connection_dropped()
+                    {
+                        "io"
+                    } else {
+                        // Redis answered, with an error (a wrong password, say).
+                        "error"
+                    };
                     if readiness.degrade(Upstream::Redis, reason)
                         && let Some(again) = losses.admit()
                     {

@@ -7,8 +7,8 @@
 //! meanwhile (browsers see it). A broker that hangs (its connection open, nothing said) is
 //! found by keep-alive: rumqttc pings every `keep_alive` and fails the connection when a
 //! ping is still unanswered at the next one, so a hang is reported within twice that.
-//! Repeated deliveries need no extra bookkeeping: the table
-//! ignores a message whose event time it already has, and counts it as a duplicate.
+//! Repeated deliveries need no extra bookkeeping: the table ignores a message whose event
+//! time it already has, and counts it as a duplicate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
