@@ -182,26 +182,9 @@ async function startUp(browser: Browser, build: Build, serverUrl: string): Promi
   const page = await context.newPage();
   await page.route(/tile\.openstreetmap\.org/, (route) => route.fulfill({ contentType: 'image/png', body: blankTile }));
   const origin = serverUrl.replace(/\/$/, '');
-  await page.addInitScript(() => {
-    // Every long task with its start, from the page's first script on.
-    const tasks: [number, number][] = [];
-    (window as any).__tasks = tasks;
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) tasks.push([entry.startTime, entry.duration]);
-    }).observe({ type: 'longtask' });
-    // The first frame's arrival, whatever listens to the socket.
-    const add = EventTarget.prototype.addEventListener;
-    EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, listener: any, options?: any) {
-      if (type === 'message' && this instanceof WebSocket && typeof listener === 'function') {
-        const first = function (this: EventTarget, event: Event) {
-          if (performance.getEntriesByName('bench:first-frame').length === 0) performance.mark('bench:first-frame');
-          return listener.call(this, event);
-        };
-        return add.call(this, type, first, options);
-      }
-      return add.call(this, type, listener, options);
-    };
-  });
+  await page.addInitScript(recordStartTasks);
+  // The first of these marks is the first frame's arrival, whatever listens to the socket.
+  await page.addInitScript(markSocketMessages);
   await page.goto(build.plain ? origin + PLAIN_PATH : origin);
   // Builds from before the mark show their first vehicles without it: then the count
   // says the fleet arrived, and the first vehicle is not known.
@@ -214,17 +197,17 @@ async function startUp(browser: Browser, build: Build, serverUrl: string): Promi
   );
   // Long tasks are reported once they end: give the last one time to.
   await page.waitForTimeout(500);
-  const timings = await page.evaluate((mark) => {
+  const timings = await page.evaluate(([mark, message]) => {
     const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
-    const tasks: [number, number][] = (window as any).__tasks;
+    const tasks: [number, number][] = (window as any).__startTasks;
     const shown = at(mark);
     const firstVehicle = Number.isNaN(shown) ? performance.now() : shown;
-    const firstFrame = at('bench:first-frame');
+    const firstFrame = at(message);
     // Tasks under way at `from` count too: the snapshot may land in one already running.
     const longest = (from: number, to: number) =>
       Math.max(0, ...tasks.filter(([start, length]) => start + length >= from && start <= to).map(([, length]) => length));
     return { firstVehicle: shown, start: longest(0, firstVehicle), snapshot: longest(firstFrame, firstVehicle + 500) };
-  }, FIRST_VEHICLE_MARK);
+  }, [FIRST_VEHICLE_MARK, MESSAGE_MARK]);
   await context.close();
   const none = NaN;
   return {
@@ -276,9 +259,9 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
       );
     });
   const startLongestTaskMs = await page.evaluate(() => {
-    const tasks: number[] = (window as any).__startTasks;
+    const tasks: [number, number][] = (window as any).__startTasks;
     (window as any).__startTasks = null;
-    return Math.max(0, ...tasks);
+    return Math.max(0, ...tasks.map(([, duration]) => duration));
   });
   if (view) {
     await page.evaluate(([lat, lon, zoom]) => {
@@ -366,12 +349,12 @@ const MESSAGE_MARK = 'bench:ws-message';
 /** The mark `app/src/browser/map_view.rs` sets when it paints the first vehicle. */
 const FIRST_VEHICLE_MARK = 'transit-stream:first-vehicle';
 
-/** Collects long tasks from the page's first script on, until the fleet is shown. */
+/** Collects long tasks, as [start, duration], from the page's first script on. */
 function recordStartTasks() {
-  const tasks: number[] = [];
+  const tasks: [number, number][] = [];
   (window as any).__startTasks = tasks;
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) tasks.push(entry.duration);
+    for (const entry of list.getEntries()) tasks.push([entry.startTime, entry.duration]);
   }).observe({ type: 'longtask' });
 }
 
