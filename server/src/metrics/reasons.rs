@@ -149,7 +149,7 @@ reasons! {
         /// JSON, but not a `VEHICLE_LATEST` row.
         NotARow => "not_a_row",
         Coordinates => "coordinates",
-        /// A reply our fetch script cannot give.
+        /// A reply neither our fetch script nor `GETRANGE` can give.
         UnexpectedReply => "unexpected_reply",
     }
 }

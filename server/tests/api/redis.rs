@@ -4,12 +4,12 @@ use app::model::DataSource;
 use app::model::VehicleLookup;
 use reqwest::StatusCode;
 use server::metrics::Stats;
-use server::redis_store::RedisStore;
+use server::redis_store::{MAX_VALUE_BYTES, RedisStore};
 use std::sync::Arc;
 
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::redis_server::RedisServer;
-use server::metrics::reasons::LookupFallback;
+use server::metrics::reasons::{LookupFallback, RedisRejection};
 
 const DB: u8 = 1;
 
@@ -80,31 +80,46 @@ async fn listing_skips_the_sinks_offset_keys_and_malformed_values() {
 #[tokio::test]
 async fn keys_of_another_type_or_huge_values_are_rejected_values_not_failed_requests() {
     let redis = RedisServer::start();
+    let padded = |bytes: usize| {
+        let row = value(60.21, 1);
+        format!("{row}{}", " ".repeat(bytes - row.len()))
+    };
     redis.command(DB, &["SET", "0022/00001", &value(60.21, 1)]);
     redis.command(DB, &["HSET", "0022/00002", "LAT", "60.2"]);
     redis.command(DB, &["RPUSH", "0022/00003", "60.2"]);
-    let huge = format!("{}{}", value(60.24, 1), " ".repeat(2 * 1024 * 1024));
-    redis.command(DB, &["SET", "0022/00004", &huge]);
+    redis.command(DB, &["SET", "0022/00004", &padded(2 * 1024 * 1024)]);
+    // The largest value taken, and one byte more.
+    redis.command(DB, &["SET", "0022/00005", &padded(MAX_VALUE_BYTES)]);
+    redis.command(DB, &["SET", "0022/00006", &padded(MAX_VALUE_BYTES + 1)]);
+    // Redis cannot tell a lookup an empty value from none: it is no value, not a bad one.
+    redis.command(DB, &["SET", "0022/00007", ""]);
     let app = spawn_app_with_redis(&redis).await;
-    for number in 2..=4 {
+    for number in [2, 3, 4, 6, 7] {
         app.publish_position(number, "2026-11-24T06:00:00.000Z", 60.1, 24.9);
     }
 
     // Each bad key is a miss for Redis: the click is answered by the table, not a 503.
-    for id in ["0022/00002", "0022/00003", "0022/00004"] {
+    for id in ["0022/00002", "0022/00003", "0022/00004", "0022/00006", "0022/00007"] {
         let response = app.lookup(id).await;
         assert_eq!(response.status(), StatusCode::OK, "{id}");
         let found: VehicleLookup = response.json().await.expect("a lookup");
         assert_eq!(found.source, DataSource::Memory, "{id}");
     }
-    assert_eq!(app.stats.redis_values_rejected.total(), 3);
+    let found: VehicleLookup = app.lookup("0022/00005").await.json().await.expect("a lookup");
+    assert_eq!(found.source, DataSource::Redis, "a value at the limit is a row");
+    let rejected = |stats: &Stats| {
+        let by = &stats.redis_values_rejected;
+        (by.get(RedisRejection::NotAString), by.get(RedisRejection::TooLarge), by.total())
+    };
+    assert_eq!(rejected(&app.stats), (2, 2, 4));
 
+    // A listing reads the same values the same way.
     let stats = Arc::new(Stats::default());
     let store = RedisStore::new(&redis.url(DB), None, Arc::clone(&stats)).expect("valid URL");
     let found = store.vehicles().await.expect("Redis answers");
     let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
-    assert_eq!(ids, ["0022/00001"]);
-    assert_eq!(stats.redis_values_rejected.total(), 3);
+    assert_eq!(ids, ["0022/00001", "0022/00005"]);
+    assert_eq!(rejected(&stats), (2, 2, 4));
 }
 
 #[tokio::test]
