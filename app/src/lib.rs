@@ -6,6 +6,8 @@
 //!   decoded by the browser.
 //! * [`viewport`]: the grid of cells that decides which vehicles a zoomed-in browser is
 //!   sent.
+//! * [`early_socket`]: the page's first `/ws` connection, opened by an inline script
+//!   before the wasm loads, and handed to the map when it starts.
 //! * [`error`]: the errors a browser can see ([`error::ApiError`]).
 //! * [`api`]: server functions. Their bodies run on the server and reach data only through
 //!   the [`ssr::Backend`] seam, so the store behind them can change without touching the UI.
@@ -24,6 +26,7 @@
 
 pub mod api;
 pub mod components;
+pub mod early_socket;
 pub mod error;
 pub mod filter;
 pub mod fleet;
@@ -93,6 +96,9 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
                 <meta name=META_NOTICE content=map.notice.unwrap_or_default() />
                 <meta name=META_SOURCE content=map.source.as_str() />
+                // First in the head: an inline script after a stylesheet waits for it, and
+                // the snapshot should be on its way while everything else loads.
+                <script nonce=leptos::nonce::use_nonce() inner_html=early_socket::script()></script>
                 <script type="application/json" id=NETWORK_ID inner_html=network></script>
                 // No favicon request: the page has nothing to show there yet.
                 <link rel="icon" href="data:," />

@@ -1,9 +1,9 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page, type WebSocketRoute } from '@playwright/test';
 import * as path from 'node:path';
 import { root, startServer, type Running } from '../server';
 import { expectedInView, listed, shownIds } from './vehicles';
 
-// Viewport subscriptions, checked against a fleet that comes to a stop (the bundled
+// Viewport subscriptions and the page's first socket, checked against a fleet that comes to a stop (the bundled
 // recording replayed at once), so what a page should hold is known exactly: the vehicles the
 // API lists inside the cells around its view (`expectedInView`), or all of them zoomed out.
 const recording = path.join(root, 'data', 'replay', 'simulator-200-vehicles-60s.ndjson.gz');
@@ -76,4 +76,43 @@ test('searching asks for the whole fleet, since a line runs out of sight', async
   await expect(page.getByTestId('finder-count')).toHaveText(`0 of ${VEHICLES} vehicles`);
   await page.getByTestId('finder').fill('');
   await expect(page.getByTestId('status')).toHaveAttribute('data-count', String(nearby.length));
+});
+
+test('the page opens its socket while the map code loads, and the map starts from what it kept', async ({ page }) => {
+  // The map's code is held until the socket has had a frame, and the server's frames are
+  // held from then on: the map can show only what the page received before it started.
+  let delivering = true;
+  let firstFrame!: () => void;
+  const framed = new Promise<void>((resolve) => (firstFrame = resolve));
+  const sockets: WebSocketRoute[] = [];
+  let told = 0;
+  await page.routeWebSocket(/\/ws/, (socket) => {
+    sockets.push(socket);
+    const upstream = socket.connectToServer();
+    upstream.onMessage((message) => {
+      if (!delivering) return;
+      socket.send(message);
+      firstFrame();
+    });
+    socket.onMessage((message) => {
+      told += 1;
+      upstream.send(message);
+    });
+  });
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  const goto = open(page, '');
+  await framed;
+  delivering = false;
+  release();
+  await goto;
+
+  await expect(page.getByTestId('status')).toHaveAttribute('data-count', String(VEHICLES));
+  expect(sockets).toHaveLength(1);
+  // The map tells its view on the socket it took over, as on one it opened.
+  await expect.poll(() => told).toBeGreaterThan(0);
 });

@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::ConnectionStatus;
+use crate::early_socket;
 use crate::model::FeedState;
 use crate::viewport;
 use crate::wire::client::{self, ClientMessage};
@@ -88,10 +89,26 @@ async fn read_until_closed(
     view: &Cell<Option<ClientMessage>>,
     wakes: &mut mpsc::Receiver<()>,
 ) -> bool {
-    // The view goes into the address, so the first snapshot is already cut to it.
-    let mut told = view.get();
-    let Some(url) = ws_url(told) else { return false };
-    let Ok(socket) = WebSocket::open(&url) else { return false };
+    // The page's first connection was opened before the map code loaded, asking for
+    // everything; the view goes out at the top of the loop, as after any change.
+    let (socket, early, mut told) = match early_socket::take()
+        .and_then(|(socket, frames)| Some((WebSocket::try_from(socket).ok()?, frames)))
+    {
+        Some((socket, frames)) => (socket, frames, None),
+        None => {
+            // The view goes into the address, so the first snapshot is already cut to it.
+            let told = view.get();
+            let Some(url) = ws_url(told) else { return false };
+            let Ok(socket) = WebSocket::open(&url) else { return false };
+            (socket, Vec::new(), told)
+        }
+    };
+    if !early.is_empty() {
+        // Adopted while the map starts, in the same task: the frames are applied in a
+        // task of their own, so that the two do not add up to one long one.
+        gloo_timers::future::TimeoutFuture::new(0).await;
+    }
+    let mut early = early.into_iter();
     let (mut sink, mut stream) = socket.split();
     let mut wakes_open = true;
     let mut healthy = false;
@@ -101,7 +118,9 @@ async fn read_until_closed(
             let _ = sink.send(Message::Bytes(client::encode(&message))).await;
             told = Some(message);
         }
-        let next = if wakes_open {
+        let next = if let Some(bytes) = early.next() {
+            Some(Ok(Message::Bytes(bytes)))
+        } else if wakes_open {
             match select(stream.next(), wakes.next()).await {
                 Either::Left((next, _)) => next,
                 // A wake: the top of the loop sends the view.
