@@ -131,12 +131,6 @@ impl Readiness {
         *losses.entry((upstream.as_str(), reason)).or_default() += 1;
     }
 
-    /// Losses of `upstream` for `reason` so far.
-    pub fn losses(&self, upstream: Upstream, reason: &str) -> u64 {
-        let losses = self.0.losses.lock().unwrap_or_else(PoisonError::into_inner);
-        losses.get(&(upstream.as_str(), reason)).copied().unwrap_or(0)
-    }
-
     /// The Prometheus text of the upstreams: losses by upstream and reason, and a gauge
     /// per upstream this server uses (1 up, 0 down or degraded).
     pub fn render_metrics(&self, out: &mut String) {
@@ -208,7 +202,9 @@ mod tests {
         assert!(readiness.restored(Upstream::Redis));
         assert!(!readiness.restored(Upstream::Redis));
         assert!(readiness.degraded().is_empty());
-        assert_eq!(readiness.losses(Upstream::Redis, "timeout"), 1);
+        let mut text = String::new();
+        readiness.render_metrics(&mut text);
+        assert!(text.contains("{upstream=\"redis\",reason=\"timeout\"} 1\n"), "{text}");
     }
 
     #[test]
