@@ -9,12 +9,6 @@ use server::startup::Application;
 use server::{publish, recording, telemetry};
 use tokio_util::sync::CancellationToken;
 
-// Every request allocates and frees dozens of small blocks across the runtime's threads;
-// glibc's malloc spent a quarter of the server's CPU on them under load (arena locks and
-// consolidation), mimalloc's thread-local heaps a fraction of that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
