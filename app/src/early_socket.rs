@@ -19,9 +19,9 @@ pub const GLOBAL: &str = "__transitEarlySocket";
 /// and a growing list for as long as it stays open.
 pub const MAX_FRAMES: usize = 32;
 
-/// The inline script (run with the page's nonce). Plain ES5 in one expression, so that it
-/// runs before anything else in the head has loaded. Failing to open (no WebSocket, a
-/// policy) leaves no global, and the map opens its own socket as before.
+/// The inline script (run with the page's nonce): plain ES5 in a function, leaving one
+/// global. Failing to open (no WebSocket, a policy) leaves none, and the map opens its own
+/// socket as before.
 pub const SCRIPT: &str = concat!(
     "(function(){try{",
     "var l=location,frames=[],",

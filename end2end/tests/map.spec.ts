@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as path from 'node:path';
 import { readHeader } from '../wire';
-import { clickVehicle, drawn, fleet, isolatedVehicle, openMap, paintedAt, vehicles } from './vehicles';
+import { clickVehicle, drawn, fleet, isolatedVehicle, openMap, paintedAt, url, vehicles } from './vehicles';
 
 const artifacts = path.join(__dirname, '..', 'artifacts');
 
@@ -30,6 +30,26 @@ test('the map shows the simulated fleet and never calls it live', async ({ page 
   }
   await page.screenshot({ path: path.join(artifacts, 'map.png') });
   expect(errors).toEqual([]);
+});
+
+test('a page whose map code never starts lets its early socket go after a few seconds of frames', async ({ page }) => {
+  // The wasm is never answered: the socket the page's head opened keeps frames for a map
+  // that never comes, and must not do so for as long as the page stays open.
+  await page.route(/\.wasm$/, () => undefined);
+  await page.route(/tile\.openstreetmap\.org/, (route) => route.abort());
+  let frames = 0;
+  const closed = new Promise<void>((resolve) =>
+    page.on('websocket', (socket) => {
+      socket.on('framereceived', () => (frames += 1));
+      socket.on('close', () => resolve());
+    }),
+  );
+  await page.goto(url());
+  await closed;
+  // It gives up on the frame after the 32 it keeps (app/src/early_socket.rs), and leaves
+  // nothing behind for a map that might start later.
+  expect(frames).toBeGreaterThan(32);
+  expect(await page.evaluate(() => '__transitEarlySocket' in window)).toBe(false);
 });
 
 test('vehicles move on the map within a few seconds', async ({ page }) => {

@@ -315,6 +315,7 @@ async fn fetch_one(
 /// Redis' error code for a command on a key of another type (a hash, a list).
 const WRONG_TYPE: &str = "WRONGTYPE";
 
+/// A string value: the row's text if it is UTF-8.
 fn text(bytes: Vec<u8>) -> Fetched {
     match String::from_utf8(bytes) {
         Ok(text) => Fetched::Value(text),
