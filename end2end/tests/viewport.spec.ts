@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { root, startServer, type Running } from '../server';
 import { expectedInView, listed, shownIds } from './vehicles';
 
-// Viewport subscriptions and the page's first socket, checked against a fleet that comes to a stop (the bundled
-// recording replayed at once), so what a page should hold is known exactly: the vehicles the
-// API lists inside the cells around its view (`expectedInView`), or all of them zoomed out.
+// Viewport subscriptions and the page's first socket, checked against a fleet that comes to
+// a stop (the bundled recording replayed at once), so what a page should hold is known
+// exactly: the vehicles the API lists inside the cells around its view (`expectedInView`), or
+// all of them zoomed out.
 const recording = path.join(root, 'data', 'replay', 'simulator-200-vehicles-60s.ndjson.gz');
 const VEHICLES = 200;
 
