@@ -165,18 +165,7 @@ impl RedisStore {
                     }
                 }
                 Err(error) => {
-                    let reason = if error.is_timeout() {
-                        "timeout"
-                    } else if error.is_io_error()
-                        || error.is_connection_refusal()
-                        || error.is_connection_dropped()
-                    {
-                        "io"
-                    } else {
-                        // Redis answered, with an error (a wrong password, say).
-                        "error"
-                    };
-                    if readiness.degrade(Upstream::Redis, reason)
+                    if readiness.degrade(Upstream::Redis, loss_reason(&error))
                         && let Some(again) = losses.admit()
                     {
                         tracing::warn!(
@@ -283,6 +272,19 @@ async fn fetch(
         .collect())
 }
 
+/// Why a ping failed, as `/metrics` labels the loss.
+fn loss_reason(error: &redis::RedisError) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped()
+    {
+        "io"
+    } else {
+        // Redis answered, with an error (a wrong password, say).
+        "error"
+    }
+}
+
 /// One key's value, as [`fetch`] would find it, by `GETRANGE` of one byte more than a row
 /// may hold: a longer answer is a value too large, and no more than that is transferred.
 async fn fetch_one(
@@ -303,11 +305,11 @@ async fn fetch_one(
             Fetched::Rejected(RedisRejection::TooLarge)
         }
         Ok(redis::Value::BulkString(bytes)) => text(bytes),
+        Ok(_) => Fetched::Rejected(RedisRejection::UnexpectedReply),
         // `query_async` turns Redis' error replies into errors.
         Err(error) if error.code() == Some(WRONG_TYPE) => {
             Fetched::Rejected(RedisRejection::NotAString)
         }
-        Ok(_) => Fetched::Rejected(RedisRejection::UnexpectedReply),
         Err(error) => return Err(error.into()),
     })
 }
