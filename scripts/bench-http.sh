@@ -2,7 +2,9 @@
 # The HTTP benchmark: wrk (Debian's) against the real server, simulator at HSL's peak
 # (2,000 vehicles) with a real Redis holding the same vehicles as the sink would write them.
 # For each endpoint, at 32 and 256 connections: requests/s and p99. Redis-backed lookups are
-# compared with redis-benchmark's GET on the same Redis. Clients ask for gzip, as browsers
+# compared with redis-benchmark's GET on the same Redis, one-vehicle lookups from memory
+# with a bare axum server answering the same bytes (server/benches/http_floor.rs): what
+# HTTP itself costs on these cores, with wrk on them too. Clients ask for gzip, as browsers
 # and curl do.
 #
 #   scripts/bench-http.sh [--smoke]    writes target/bench/http.json (http-smoke.json)
@@ -21,13 +23,25 @@ mkdir -p "$out"
 seconds=${BENCH_HTTP_SECONDS:-10}
 connections=(32 256)
 binary=target/release/transit-stream
+floor_build=()
 if ((smoke)); then
   seconds=1
   connections=(8)
   binary=target/debug/transit-stream
-else
-  cargo build --locked --release -p server --bin transit-stream
+  # The test command's debug build, features included, so nothing is compiled twice.
+  floor_build=(--profile dev --features kafka)
 fi
+floor=$(cargo bench --locked "${floor_build[@]}" -p server --bench http_floor --no-run --message-format json |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "http_floor" and m.get("executable"):
+        print(m["executable"])')
+[[ -x "$floor" ]] || { echo "The HTTP floor (server/benches/http_floor.rs) did not build." >&2; exit 1; }
+# After the floor: building a bench also builds the server's binary, with the dev
+# dependencies' features, and this build is the one measured.
+((smoke)) || cargo build --locked --release -p server --bin transit-stream
 for tool in wrk redis-server redis-cli redis-benchmark; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: scripts/setup.sh --test installs it." >&2; exit 1; }
 done
@@ -79,6 +93,13 @@ vehicles=$(redis-cli -p "$redis_port" dbsize)
 id=$(redis-cli -p "$redis_port" --scan | sed -n 1p)
 echo "Redis holds $vehicles vehicles; one-vehicle requests ask for $id" >&2
 
+# The floor answers every request with the real server's answer for that vehicle.
+curl -sf "$url/api/ksqldb/vehicles/$id" >"$work/one.json"
+"$floor" "$work/one.json" >"$work/floor.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$work/floor.log" && break; sleep 0.1; done
+floor_url=$(grep -o 'http://[^ ]*' "$work/floor.log")
+
 cat >"$work/click.lua" <<LUA
 wrk.method = "POST"
 wrk.body = "id=${id/\//%2F}"
@@ -107,10 +128,11 @@ declare -A cases=(
   ["list, memory"]="$url/api/ksqldb/vehicles"
   ["list, Redis"]="$url/api/redis/vehicles"
   ["one, memory"]="$url/api/ksqldb/vehicles/$id"
+  ["one, bare axum"]="$floor_url/api/ksqldb/vehicles/$id"
   ["one, Redis"]="$url/api/redis/vehicles/$id"
   ["click (server function)"]="-s $work/click.lua $url/api/vehicle"
 )
-order=("list, memory" "list, Redis" "one, memory" "one, Redis" "click (server function)")
+order=("list, memory" "list, Redis" "one, memory" "one, bare axum" "one, Redis" "click (server function)")
 
 results="$work/results.txt"
 : >"$results"
@@ -144,10 +166,13 @@ for line in open(results):
                  "p99_ms": float(p99), "errors": int(errors)})
 print("| Endpoint | Connections | Requests/s | p99 |")
 print("| --- | --- | --- | --- |")
+floor = {r["connections"]: r for r in runs if r["endpoint"] == "one, bare axum"}
 for r in runs:
     extra = ""
     if r["endpoint"] == "one, Redis" and r["connections"] in redis_get:
         extra = " (%.2f× redis-benchmark GET, %.0f/s)" % (r["requests_per_s"] / redis_get[r["connections"]], redis_get[r["connections"]])
+    if r["endpoint"] == "one, memory" and r["connections"] in floor:
+        extra = " (%.2f× bare axum)" % (r["requests_per_s"] / floor[r["connections"]]["requests_per_s"])
     print("| %s | %d | %.0f%s | %.1f ms |" % (r["endpoint"], r["connections"], r["requests_per_s"], extra, r["p99_ms"]))
 json.dump({"vehicles": int(vehicles), "seconds_per_run": int(seconds), "runs": runs,
            "redis_benchmark_get_per_s": redis_get}, open(path, "w"), indent=2)

@@ -131,14 +131,22 @@ out(
   `\`scripts/bench-http.sh\`: wrk, 2 threads, ${http.seconds_per_run} s per run, gzip accepted; ${thousands(http.vehicles)} simulated`,
   'vehicles in memory and the same vehicles in a real Redis. Goals: the listing ≥ 1,000 requests/s',
   'with p99 ≤ 50 ms from memory and ≥ 500 requests/s from Redis; one vehicle p99 ≤ 5 ms at 256',
-  "connections; Redis lookups ≥ 0.5× redis-benchmark's GET.",
+  "connections; Redis lookups ≥ 0.5× redis-benchmark's GET. One vehicle from memory is also",
+  'compared with a bare axum server answering the same bytes under the same wrk (`one, bare axum`,',
+  '`server/benches/http_floor.rs`): the floor of HTTP on these two cores, wrk running on them too.',
   '',
   '| Endpoint | Connections | Requests/s | p99 | Errors |',
   '| --- | --- | --- | --- | --- |',
 );
 for (const run of http.runs) {
   const get = http.redis_benchmark_get_per_s[run.connections];
-  const versus = run.endpoint === 'one, Redis' && get ? ` (${f(run.requests_per_s / get, 2)}× redis-benchmark GET, ${thousands(get)}/s)` : '';
+  const floor = http.runs.find((r) => r.endpoint === 'one, bare axum' && r.connections === run.connections);
+  const versus =
+    run.endpoint === 'one, Redis' && get
+      ? ` (${f(run.requests_per_s / get, 2)}× redis-benchmark GET, ${thousands(get)}/s)`
+      : run.endpoint === 'one, memory' && floor
+        ? ` (${f(run.requests_per_s / floor.requests_per_s, 2)}× bare axum)`
+        : '';
   out(`| ${run.endpoint} | ${run.connections} | ${thousands(run.requests_per_s)}${versus} | ${f(run.p99_ms)} ms | ${run.errors} |`);
 }
 out('');

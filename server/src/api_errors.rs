@@ -6,20 +6,27 @@
 //! Two middlewares, because they sit on either side of the request timeout:
 //! * [`limit_form`], inside it: a server function's form body is read here, against a
 //!   small limit, so an oversized body is a 413 rather than a decoding failure (500).
-//! * [`json_errors`], outside it: an error answer that is not JSON is replaced by the
+//! * [`shape_and_count`], outside it: an error answer that is not JSON is replaced by the
 //!   shape above; a server function's JSON error gets the status of its code (the
-//!   framework answers argument-decoding errors with 500 whatever the code says). The
-//!   code travels on in the response's extensions, for `/metrics` to count.
+//!   framework answers argument-decoding errors with 500 whatever the code says). Then
+//!   every `/api/` answer is counted for `/metrics`, by status class and error code, as
+//!   it leaves: rejected requests (bad ids, unknown vehicles) show there like every
+//!   other rejected input. One middleware for both, since each costs a boxed service and
+//!   future per request.
+
+use std::sync::Arc;
 
 use app::error::ApiError;
 use axum::Json;
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::metrics::Stats;
 
 /// Where the server functions live (`app::api`); their bodies are forms like
 /// `id=0018%2F01029`.
@@ -91,12 +98,26 @@ pub async fn limit_form(request: Request, next: Next) -> Response {
     }
 }
 
-/// Gives every `/api/` error answer the one shape (see the module doc).
-pub async fn json_errors(request: Request, next: Next) -> Response {
+/// Gives every `/api/` error answer the one shape, and counts every `/api/` answer (see
+/// the module doc).
+pub async fn shape_and_count(
+    State(stats): State<Arc<Stats>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
-    let response = next.run(request).await;
+    let response = shape(next.run(request).await).await;
+    stats.api_response(response.status().as_u16());
+    if let Some(error) = response.extensions().get::<ApiError>() {
+        stats.api_errors.inc(*error);
+    }
+    response
+}
+
+/// An error answer in the one shape, with its code in the extensions; others as they are.
+async fn shape(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

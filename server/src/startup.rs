@@ -20,8 +20,8 @@ use app::{App, MapSettings, shell};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
@@ -335,10 +336,21 @@ fn router(state: AppState, site: Site, request_timeout: Duration) -> Router {
         // Handlers that wait on a client (a body sent slowly or never) or on an upstream
         // end here; streamed bodies (/api/stream) and WebSockets have begun by then.
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
-        .layer(middleware::from_fn(api_errors::json_errors))
-        // Counted as answered, after the error shaping may have corrected a status.
-        .layer(middleware::from_fn_with_state(Arc::clone(&state.stats), count_api_responses))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.stats),
+            api_errors::shape_and_count,
+        ))
+        // Every answer: no content sniffing, no framing by other sites. The page's
+        // Content-Security-Policy needs the page's nonce, so the page sets it (`app::ssr`).
+        // Typed layers, not `from_fn`: no boxed service and future per request.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))),
@@ -347,37 +359,9 @@ fn router(state: AppState, site: Site, request_timeout: Duration) -> Router {
         .with_state(state)
 }
 
-/// Headers every answer carries: no content sniffing, no framing by other sites. The page's
-/// Content-Security-Policy needs the page's nonce, so the page sets it (`app::ssr`).
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
 /// Liveness: the process serves requests. Also says how many vehicles it knows.
 async fn health(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok", "vehicles": stats.vehicles.get() }))
-}
-
-/// Counts `/api/` answers by status class, and errors by their code, so rejected requests
-/// (bad ids, unknown vehicles) show on `/metrics` like every other rejected input.
-async fn count_api_responses(
-    State(stats): State<Arc<Stats>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
-    let response = next.run(request).await;
-    if is_api {
-        stats.api_response(response.status().as_u16());
-        if let Some(error) = response.extensions().get::<app::error::ApiError>() {
-            stats.api_errors.inc(*error);
-        }
-    }
-    response
 }
 
 /// Readiness: 200 when the server has data to serve (always in embedded mode; in ksqlDB
