@@ -134,6 +134,8 @@ out(
   "connections; Redis lookups ≥ 0.5× redis-benchmark's GET. One vehicle from memory is also",
   'compared with a bare axum server answering the same bytes under the same wrk (`one, bare axum`,',
   '`server/benches/http_floor.rs`): the floor of HTTP on these two cores, wrk running on them too.',
+  `The two ran in ${http.pairs ?? 1} alternating pairs: their rows are medians over the runs, their ratio the`,
+  "median of the pairs' ratios. Every other row is one run.",
   '',
   '| Endpoint | Connections | Requests/s | p99 | Errors |',
   '| --- | --- | --- | --- | --- |',
@@ -145,7 +147,7 @@ for (const run of http.runs) {
     run.endpoint === 'one, Redis' && get
       ? ` (${f(run.requests_per_s / get, 2)}× redis-benchmark GET, ${thousands(get)}/s)`
       : run.endpoint === 'one, memory' && floor
-        ? ` (${f(run.requests_per_s / floor.requests_per_s, 2)}× bare axum)`
+        ? ` (${f(http.floor_ratio?.[run.connections] ?? run.requests_per_s / floor.requests_per_s, 2)}× bare axum)`
         : '';
   out(`| ${run.endpoint} | ${run.connections} | ${thousands(run.requests_per_s)}${versus} | ${f(run.p99_ms)} ms | ${run.errors} |`);
 }
