@@ -142,12 +142,13 @@ out(
 );
 for (const run of http.runs) {
   const get = http.redis_benchmark_get_per_s[run.connections];
-  const floor = http.runs.find((r) => r.endpoint === 'one, bare axum' && r.connections === run.connections);
+  // The median of the pairs' ratios (scripts/bench-http.sh), not a ratio of the medians.
+  const floor = http.floor_ratio[run.connections];
   const versus =
     run.endpoint === 'one, Redis' && get
       ? ` (${f(run.requests_per_s / get, 2)}× redis-benchmark GET, ${thousands(get)}/s)`
       : run.endpoint === 'one, memory' && floor
-        ? ` (${f(http.floor_ratio?.[run.connections] ?? run.requests_per_s / floor.requests_per_s, 2)}× bare axum)`
+        ? ` (${f(floor, 2)}× bare axum)`
         : '';
   out(`| ${run.endpoint} | ${run.connections} | ${thousands(run.requests_per_s)}${versus} | ${f(run.p99_ms)} ms | ${run.errors} |`);
 }
