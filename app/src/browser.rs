@@ -4,6 +4,7 @@
 //! # Layout
 //! * `map_view`: owns the Leaflet map, the fleet ([`crate::fleet`]) and the animation loop.
 //! * `vehicle_canvas`: draws the fleet on one canvas over the map.
+//! * `sprites`: vehicle bodies drawn once and stamped by `vehicle_canvas`.
 //! * `live`: the reconnecting WebSocket that feeds frames to the map view.
 //! * `view_report`: tells the server which part of the map is shown.
 //! * `address`: the view in the URL (deep links, back and forward) and Escape.
@@ -15,6 +16,7 @@
 mod address;
 mod live;
 mod map_view;
+mod sprites;
 mod vehicle_canvas;
 mod view_report;
 

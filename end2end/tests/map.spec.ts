@@ -196,6 +196,60 @@ test('the legend explains the shapes, and the delay switch colours vehicles by p
     .toBe(true);
 });
 
+test('zoomed in, a vehicle is its mode\'s shape in its colour with its line number on it', async ({ page }) => {
+  await openMap(page);
+  const target = (await isolatedVehicle(page))!;
+  expect(target.line).toBeTruthy();
+  const modeColours: Record<string, string> = {
+    bus: '#007ac9', tram: '#00985f', train: '#8c4799', metro: '#ff6319', ferry: '#00b9e4',
+  };
+  /** The colour `above` px above the vehicle's point, and how many pixels within 3.5 px of
+   * the point are white (the line number; the white edge of the smallest shape lies
+   * further out). */
+  const look = (above: number) =>
+    page.evaluate(
+      ([id, above]) => {
+        const v = ((window as any).transitVehicles() as any[]).find((v) => v.id === id);
+        const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
+        const ratio = canvas.width / canvas.clientWidth;
+        const context = canvas.getContext('2d')!;
+        const [r, g, b] = context.getImageData(Math.round(v.x * ratio), Math.round((v.y - above) * ratio), 1, 1).data;
+        const side = Math.round(7 * ratio);
+        const centre = context.getImageData(Math.round((v.x - 3.5) * ratio), Math.round((v.y - 3.5) * ratio), side, side).data;
+        let white = 0;
+        for (let i = 0; i < centre.length; i += 4) {
+          if (centre[i] > 230 && centre[i + 1] > 230 && centre[i + 2] > 230 && centre[i + 3] > 230) white++;
+        }
+        return { colour: '#' + [r, g, b].map((c) => c.toString(16).padStart(2, '0')).join(''), white };
+      },
+      [target.id, above] as const,
+    );
+  const zoomTo = (zoom: number) =>
+    page.evaluate(
+      ([lat, lng, zoom]) => (window as any).transitMap.setView([lat, lng], zoom, { animate: false }),
+      [target.lat, target.lng, zoom] as const,
+    );
+
+  // Shapes without labels first, then with them: the line number is drawn from zoom 14.
+  await zoomTo(13);
+  await expect.poll(() => look(0)).toEqual({ colour: modeColours[target.mode], white: 0 });
+  // 7 px above the point: inside every mode's outline at this zoom, clear of the label.
+  await zoomTo(15);
+  await expect.poll(async () => (await look(7)).colour).toBe(modeColours[target.mode]);
+  expect((await look(7)).white).toBeGreaterThan(2);
+
+  // Coloured by delay, the same vehicle is drawn anew in its delay class's colour.
+  await page.getByTestId('legend').getByRole('radio', { name: 'Delay' }).click();
+  const delayColour = (d: number | null) =>
+    d === null ? '#8a8f94' : d < -60 ? '#cc79a7' : d < 180 ? '#009e73' : d < 600 ? '#e69f00' : '#d55e00';
+  await expect
+    .poll(async () => {
+      const now = (await vehicles(page)).find((v) => v.id === target.id)!;
+      return (await look(7)).colour === delayColour(now.delay);
+    })
+    .toBe(true);
+});
+
 test('the status says how many updates arrive per second and where they come from', async ({ page }) => {
   // Count the position updates the page receives, independently of the page.
   const arrivals: [number, number][] = [];

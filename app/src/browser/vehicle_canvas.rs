@@ -7,7 +7,8 @@
 //! second to paint, which the map skips when the layout shows nothing new. Zoomed out,
 //! vehicles are dots batched into one path per colour and opacity step (a few dozen
 //! `fill`s for thousands of vehicles); zoomed in, each is a mode shape pointing where it
-//! heads, with its line number on it.
+//! heads, with its line number on it: a body drawn once and stamped (`super::sprites`),
+//! and a wedge for its heading.
 
 use std::collections::HashMap;
 use std::f64::consts::TAU;
@@ -15,10 +16,11 @@ use std::f64::consts::TAU;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
 
+use super::sprites::Sprites;
 use crate::filter::Filter;
 use crate::fleet::{self, Fleet, Placed, Shown};
-use crate::glyph::{self, Outline};
-use crate::model::{Marker, NetworkLine, TransportMode, VehicleId};
+use crate::glyph;
+use crate::model::{Marker, NetworkLine, VehicleId};
 use crate::palette::{ColourBy, DelayClass, mode_colour};
 
 /// From this zoom vehicles are shapes with a heading; below, dots.
@@ -59,8 +61,8 @@ pub struct VehicleCanvas {
     size: (f64, f64, f64),
     /// Reused between frames: dots grouped by (colour, opacity step).
     batches: HashMap<(&'static str, usize), Vec<(f64, f64)>>,
-    /// Each mode's outline at the radius they were last drawn at.
-    outlines: (f64, HashMap<TransportMode, Outline>),
+    /// Vehicle bodies, drawn once each and stamped.
+    sprites: Sprites,
     /// The network sketch, drawn under the fleet when the tiles are missing.
     network: Vec<NetworkLine>,
 }
@@ -100,7 +102,7 @@ impl VehicleCanvas {
             context,
             size: (0.0, 0.0, 0.0),
             batches: HashMap::new(),
-            outlines: (0.0, HashMap::new()),
+            sprites: Sprites::default(),
             network: Vec::new(),
         })
     }
@@ -190,39 +192,19 @@ impl VehicleCanvas {
         } else {
             let labels = view.zoom >= LABELS_FROM_ZOOM;
             let radius = if labels { 10.0 } else { 6.0 };
-            if self.outlines.0 != radius {
-                self.outlines = (radius, HashMap::new());
-            }
-            ctx.set_line_width(1.5);
-            ctx.set_stroke_style_str("#ffffff");
-            ctx.set_text_align("center");
-            ctx.set_text_baseline("middle");
+            self.sprites.scale_to((radius, self.size.2));
             for p in placed.iter() {
                 let Some(shown) = fleet.get(&p.id) else { continue };
                 let marker = &shown.marker;
+                let colour = look.colour(marker);
                 ctx.set_global_alpha(opacity(marker.timestamp_ms));
-                ctx.set_fill_style_str(look.colour(marker));
                 if let Some(heading) = marker.heading {
+                    ctx.set_fill_style_str(colour);
                     let reach = glyph::reach(marker.mode) * radius;
                     heading_nose(ctx, (p.x, p.y), radius, reach, heading);
                 }
-                let outline = self
-                    .outlines
-                    .1
-                    .entry(marker.mode)
-                    .or_insert_with(|| Outline::of(marker.mode, radius));
-                trace(ctx, outline, (p.x, p.y));
-                ctx.fill();
-                ctx.stroke();
-                if labels && let Some(line) = &marker.line {
-                    ctx.set_fill_style_str("#ffffff");
-                    ctx.set_font(if line.len() > 3 {
-                        "bold 8px system-ui, sans-serif"
-                    } else {
-                        "bold 10px system-ui, sans-serif"
-                    });
-                    let _ = ctx.fill_text(line, p.x, p.y + 0.5);
-                }
+                let label = if labels { marker.line.as_deref().unwrap_or("") } else { "" };
+                self.sprites.body(ctx, marker.mode, colour, label, (p.x, p.y));
             }
         }
 
@@ -310,26 +292,6 @@ fn opacity_step(alpha: f64) -> usize {
 
 fn step_alpha(step: usize) -> f64 {
     1.0 - (1.0 - fleet::FADED_ALPHA) * step as f64 / (OPACITY_STEPS - 1) as f64
-}
-
-/// Traces `outline` around `at` as the current path.
-fn trace(ctx: &CanvasRenderingContext2d, outline: &Outline, (x, y): (f64, f64)) {
-    ctx.begin_path();
-    match outline {
-        Outline::Circle(r) => {
-            let _ = ctx.arc(x, y, *r, 0.0, TAU);
-        }
-        Outline::Polygon(points) => {
-            for (i, &(px, py)) in points.iter().enumerate() {
-                if i == 0 {
-                    ctx.move_to(x + px, y + py);
-                } else {
-                    ctx.line_to(x + px, y + py);
-                }
-            }
-        }
-    }
-    ctx.close_path();
 }
 
 /// A small wedge pointing where the vehicle heads (degrees clockwise from north; the
