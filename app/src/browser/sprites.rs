@@ -20,7 +20,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 use crate::glyph::{self, Outline};
 use crate::model::TransportMode;
 
-/// Bodies kept before the cache starts over: 4-7 KB each at a device pixel ratio of 1,
+/// Bodies kept before the cache starts over: 2-7 KB each at a device pixel ratio of 1,
 /// four times that at 2. Labels are drawn only in street views, which show a few hundred
 /// vehicles; the limit keeps a page panned around for days from growing.
 const MAX_BODIES: usize = 1_024;
