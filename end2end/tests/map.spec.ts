@@ -165,6 +165,13 @@ test('vehicles glide between reports instead of jumping, and are painted on the 
   expect(await paintedAt(page, target!.id)).not.toBe('transparent');
 });
 
+/** How each mode and each delay class is painted (`app/src/palette.rs`). */
+const MODE_COLOURS: Record<string, string> = {
+  bus: '#007ac9', tram: '#00985f', train: '#8c4799', metro: '#ff6319', ferry: '#00b9e4',
+};
+const delayColour = (d: number | null) =>
+  d === null ? '#8a8f94' : d < -60 ? '#cc79a7' : d < 180 ? '#009e73' : d < 600 ? '#e69f00' : '#d55e00';
+
 test('the legend explains the shapes, and the delay switch colours vehicles by punctuality', async ({ page }) => {
   await openMap(page);
   const legend = page.getByTestId('legend');
@@ -173,10 +180,7 @@ test('the legend explains the shapes, and the delay switch colours vehicles by p
   }
   await expect.poll(async () => (await vehicles(page)).length).toBeGreaterThan(fleet() / 2);
   const target = (await isolatedVehicle(page))!;
-  const modeColours: Record<string, string> = {
-    bus: '#007ac9', tram: '#00985f', train: '#8c4799', metro: '#ff6319', ferry: '#00b9e4',
-  };
-  await expect.poll(() => paintedAt(page, target.id)).toBe(modeColours[target.mode]);
+  await expect.poll(() => paintedAt(page, target.id)).toBe(MODE_COLOURS[target.mode]);
 
   const delay = legend.getByRole('radio', { name: 'Delay' });
   await delay.click();
@@ -186,8 +190,6 @@ test('the legend explains the shapes, and the delay switch colours vehicles by p
   await expect(classes).toContainText('Early (over 1 min)');
   await expect(classes).toContainText('Late (3-10 min)');
   await expect(classes).toContainText('Very late (over 10 min)');
-  const delayColour = (d: number | null) =>
-    d === null ? '#8a8f94' : d < -60 ? '#cc79a7' : d < 180 ? '#009e73' : d < 600 ? '#e69f00' : '#d55e00';
   await expect
     .poll(async () => {
       const now = (await vehicles(page)).find((v) => v.id === target.id)!;
@@ -200,30 +202,26 @@ test('zoomed in, a vehicle is its mode\'s shape in its colour with its line numb
   await openMap(page);
   const target = (await isolatedVehicle(page))!;
   expect(target.line).toBeTruthy();
-  const modeColours: Record<string, string> = {
-    bus: '#007ac9', tram: '#00985f', train: '#8c4799', metro: '#ff6319', ferry: '#00b9e4',
-  };
   /** The colour `above` px above the vehicle's point, and how many pixels within 3.5 px of
    * the point are white (the line number; the white edge of the smallest shape lies
    * further out). */
-  const look = (above: number) =>
-    page.evaluate(
-      ([id, above]) => {
-        const v = ((window as any).transitVehicles() as any[]).find((v) => v.id === id);
-        const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
-        const ratio = canvas.width / canvas.clientWidth;
-        const context = canvas.getContext('2d')!;
-        const [r, g, b] = context.getImageData(Math.round(v.x * ratio), Math.round((v.y - above) * ratio), 1, 1).data;
-        const side = Math.round(7 * ratio);
-        const centre = context.getImageData(Math.round((v.x - 3.5) * ratio), Math.round((v.y - 3.5) * ratio), side, side).data;
-        let white = 0;
-        for (let i = 0; i < centre.length; i += 4) {
-          if (centre[i] > 230 && centre[i + 1] > 230 && centre[i + 2] > 230 && centre[i + 3] > 230) white++;
-        }
-        return { colour: '#' + [r, g, b].map((c) => c.toString(16).padStart(2, '0')).join(''), white };
-      },
-      [target.id, above] as const,
-    );
+  const look = async (above: number) => ({
+    colour: await paintedAt(page, target.id, above),
+    white: await page.evaluate((id) => {
+      const v = ((window as any).transitVehicles() as any[]).find((v) => v.id === id);
+      const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
+      const ratio = canvas.width / canvas.clientWidth;
+      const side = Math.round(7 * ratio);
+      const around = canvas
+        .getContext('2d')!
+        .getImageData(Math.round((v.x - 3.5) * ratio), Math.round((v.y - 3.5) * ratio), side, side).data;
+      let white = 0;
+      for (let i = 0; i < around.length; i += 4) {
+        if (around[i] > 230 && around[i + 1] > 230 && around[i + 2] > 230 && around[i + 3] > 230) white++;
+      }
+      return white;
+    }, target.id),
+  });
   const zoomTo = (zoom: number) =>
     page.evaluate(
       ([lat, lng, zoom]) => (window as any).transitMap.setView([lat, lng], zoom, { animate: false }),
@@ -232,16 +230,14 @@ test('zoomed in, a vehicle is its mode\'s shape in its colour with its line numb
 
   // Shapes without labels first, then with them: the line number is drawn from zoom 14.
   await zoomTo(13);
-  await expect.poll(() => look(0)).toEqual({ colour: modeColours[target.mode], white: 0 });
+  await expect.poll(() => look(0)).toEqual({ colour: MODE_COLOURS[target.mode], white: 0 });
   // 7 px above the point: inside every mode's outline at this zoom, clear of the label.
   await zoomTo(15);
-  await expect.poll(async () => (await look(7)).colour).toBe(modeColours[target.mode]);
+  await expect.poll(async () => (await look(7)).colour).toBe(MODE_COLOURS[target.mode]);
   expect((await look(7)).white).toBeGreaterThan(2);
 
   // Coloured by delay, the same vehicle is drawn anew in its delay class's colour.
   await page.getByTestId('legend').getByRole('radio', { name: 'Delay' }).click();
-  const delayColour = (d: number | null) =>
-    d === null ? '#8a8f94' : d < -60 ? '#cc79a7' : d < 180 ? '#009e73' : d < 600 ? '#e69f00' : '#d55e00';
   await expect
     .poll(async () => {
       const now = (await vehicles(page)).find((v) => v.id === target.id)!;

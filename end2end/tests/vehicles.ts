@@ -57,15 +57,21 @@ export async function clickVehicle(page: Page, id: string): Promise<void> {
   await page.mouse.click(box.x + now.x, box.y + now.y);
 }
 
-/** The colour (`#rrggbb`) painted at a vehicle's point on the vehicle canvas. */
-export async function paintedAt(page: Page, id: string): Promise<string> {
-  return page.evaluate((id) => {
-    const v = ((window as any).transitVehicles() as any[]).find((v) => v.id === id);
-    const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
-    const ratio = canvas.width / canvas.clientWidth;
-    const [r, g, b, a] = canvas.getContext('2d')!.getImageData(Math.round(v.x * ratio), Math.round(v.y * ratio), 1, 1).data;
-    return a === 0 ? 'transparent' : '#' + [r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('');
-  }, id);
+/** The colour (`#rrggbb`) painted at a vehicle's point on the vehicle canvas, or `above`
+ * CSS pixels above it. */
+export async function paintedAt(page: Page, id: string, above = 0): Promise<string> {
+  return page.evaluate(
+    ([id, above]) => {
+      const v = ((window as any).transitVehicles() as any[]).find((v) => v.id === id);
+      const canvas = document.querySelector('canvas.vehicle-canvas') as HTMLCanvasElement;
+      const ratio = canvas.width / canvas.clientWidth;
+      const [r, g, b, a] = canvas
+        .getContext('2d')!
+        .getImageData(Math.round(v.x * ratio), Math.round((v.y - above) * ratio), 1, 1).data;
+      return a === 0 ? 'transparent' : '#' + [r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('');
+    },
+    [id, above] as const,
+  );
 }
 
 /** Waits until the map has drawn at least one animation frame since now. */

@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 use std::f64::consts::TAU;
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use super::vehicle_canvas::canvas_2d;
 use crate::glyph::{self, Outline};
 use crate::model::TransportMode;
 
@@ -101,12 +102,9 @@ fn draw_body(
 ) -> Result<Body, JsValue> {
     // The outline stays within 1.2 × its reach (glyph's tests), plus the white edge.
     let half = ((glyph::reach(mode) * radius * 1.2 + 2.0) * ratio).ceil();
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+    let (canvas, ctx) = canvas_2d()?;
     canvas.set_width(2 * half as u32);
     canvas.set_height(2 * half as u32);
-    let ctx: CanvasRenderingContext2d =
-        canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
     ctx.set_transform(ratio, 0.0, 0.0, ratio, half, half)?;
     ctx.set_fill_style_str(colour);
     ctx.begin_path();

@@ -90,13 +90,10 @@ impl VehicleCanvas {
     /// Adds the canvas to `container` (the map's element), above the tiles and below
     /// Leaflet's controls; it never takes pointer events, the map does.
     pub fn new(container: &HtmlElement) -> Result<Self, JsValue> {
-        let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-        let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+        let (canvas, context) = canvas_2d()?;
         canvas.set_class_name("vehicle-canvas");
         canvas.set_attribute("aria-hidden", "true")?;
         container.append_child(&canvas)?;
-        let context: CanvasRenderingContext2d =
-            canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
         Ok(Self {
             canvas,
             context,
@@ -281,6 +278,14 @@ impl VehicleCanvas {
         let _ = style.set_property("height", &format!("{height}px"));
         let _ = self.context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
     }
+}
+
+/// A new canvas, not in the document yet, and its 2D context.
+pub(super) fn canvas_2d() -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+    let context = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
+    Ok((canvas, context))
 }
 
 /// The step of an opacity between [`fleet::FADED_ALPHA`] (last step) and 1 (step 0).
