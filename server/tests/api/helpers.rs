@@ -1,5 +1,6 @@
 //! Starting the real application for a test, and talking to it.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -214,6 +215,30 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     while !condition() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A directory of a test's own under the system's temp directory, removed when dropped:
+/// also when the test fails, so that a failed run leaves nothing behind.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// `transit-stream-<name>-<process>`: `name` must be unique among the tests.
+    pub fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("transit-stream-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::fake_ksqldb::{FakeKsqldb, row_from};
-use crate::helpers::{WAIT, WsClient, spawn_app_with};
+use crate::helpers::{ScratchDir, WAIT, WsClient, spawn_app_with};
 use server::positions::Upsert;
 
 /// The bundled recording: a minute of the simulator's 200 vehicles, enough of them on the
@@ -154,8 +154,8 @@ async fn a_replay_with_repeats_and_disorder_ends_as_the_latest_position_by_event
     let records = delivered();
     let expected = latest_by_event_time(&records);
     assert!(expected.len() >= 150, "a fleet: {}", expected.len());
-    let file = std::env::temp_dir()
-        .join(format!("transit-stream-integrity-{}.ndjson", std::process::id()));
+    let scratch = ScratchDir::new("integrity");
+    let file = scratch.path().join("recording.ndjson");
     {
         let mut out = std::fs::File::create(&file).expect("a temporary recording");
         for record in &records {
@@ -176,7 +176,6 @@ async fn a_replay_with_repeats_and_disorder_ends_as_the_latest_position_by_event
     assert!(
         app.stats.upserts.get(Upsert::Duplicate) > 0 && app.stats.upserts.get(Upsert::Stale) > 0
     );
-    std::fs::remove_file(&file).expect("clean up");
 }
 
 #[tokio::test]

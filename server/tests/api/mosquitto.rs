@@ -10,7 +10,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, QoS};
 use server::config::SourceKind;
 
 use crate::daemon::{Daemon, free_port};
-use crate::helpers::{TestApp, WAIT, spawn_app_with};
+use crate::helpers::{ScratchDir, TestApp, WAIT, spawn_app_with};
 
 pub struct Mosquitto(Daemon);
 
@@ -60,8 +60,9 @@ impl Mosquitto {
     /// plain one (returned) for test publishers.
     pub fn start_tls(pki: &TestPki) -> (Self, SocketAddr) {
         let plain = free_port();
-        let config = pki.dir.join("mosquitto.conf");
-        let (cert, key, ca) = (pki.dir.join("server.pem"), pki.dir.join("server.key"), pki.ca());
+        let dir = pki.dir.path();
+        let config = dir.join("mosquitto.conf");
+        let (cert, key, ca) = (dir.join("server.pem"), dir.join("server.key"), pki.ca());
         let broker = Daemon::start("mosquitto", move |port| {
             let text = format!(
                 "per_listener_settings false\nallow_anonymous true\npersistence false\n\
@@ -107,20 +108,16 @@ pub async fn publish_raw_to(port: u16, messages: Vec<(String, Vec<u8>)>) {
 
 /// A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI.
 pub struct TestPki {
-    pub dir: PathBuf,
+    dir: ScratchDir,
 }
 
 impl TestPki {
     pub fn create(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("transit-stream-pki-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let scratch = ScratchDir::new(&format!("pki-{name}"));
+        let dir = scratch.path();
         let run = |args: &[&str]| {
-            let output = Command::new("openssl")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .expect("openssl runs");
+            let output =
+                Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
             assert!(
                 output.status.success(),
                 "openssl {args:?}: {}",
@@ -142,23 +139,17 @@ impl TestPki {
             .collect::<Vec<_>>());
         // Mosquitto may drop to its own user: let it read this test-only key.
         make_readable(&dir.join("server.key"));
-        Self { dir }
+        Self { dir: scratch }
     }
 
     pub fn ca(&self) -> PathBuf {
-        self.dir.join("ca.pem")
+        self.dir.path().join("ca.pem")
     }
 }
 
 fn make_readable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-}
-
-impl Drop for TestPki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 impl Deref for Mosquitto {

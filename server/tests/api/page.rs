@@ -1,6 +1,6 @@
 //! The server-rendered page and the operational endpoints.
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{ScratchDir, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_page_renders_the_map_shell_with_leaflet_and_the_wasm_bundle() {
@@ -55,7 +55,8 @@ async fn the_page_carries_a_policy_naming_its_own_nonce_and_no_answer_may_be_fra
 
 #[tokio::test]
 async fn site_files_are_sent_from_their_precompressed_copies_and_revalidated() {
-    let site = std::env::temp_dir().join(format!("transit-stream-site-{}", std::process::id()));
+    let scratch = ScratchDir::new("site");
+    let site = scratch.path().to_owned();
     std::fs::create_dir_all(site.join("pkg")).expect("a site directory");
     // Different bytes in each copy, so the test sees which one was sent.
     for (name, content) in [("app.js", "plain"), ("app.js.br", "brotli"), ("app.js.gz", "gzip")] {
@@ -84,12 +85,12 @@ async fn site_files_are_sent_from_their_precompressed_copies_and_revalidated() {
         assert!(header("last-modified").is_some(), "revalidation needs a validator");
         assert_eq!(response.text().await.expect("a body"), sent, "for {accepted}");
     }
-    std::fs::remove_dir_all(&site).expect("cleans up");
 }
 
 #[tokio::test]
 async fn a_versioned_build_names_its_files_under_the_version_and_browsers_may_keep_them() {
-    let site = std::env::temp_dir().join(format!("transit-stream-site-v-{}", std::process::id()));
+    let scratch = ScratchDir::new("site-v");
+    let site = scratch.path().to_owned();
     std::fs::create_dir_all(site.join("pkg")).expect("a site directory");
     std::fs::write(site.join("version"), "00c0ffee00c0ffee\n").expect("writes");
     for (name, content) in [("app.js", "plain"), ("app.js.br", "brotli")] {
@@ -125,7 +126,6 @@ async fn a_versioned_build_names_its_files_under_the_version_and_browsers_may_ke
     // The plain paths still work, revalidated.
     let plain = get("/pkg/app.js").await;
     assert_eq!(plain.headers()["cache-control"], "no-cache");
-    std::fs::remove_dir_all(&site).expect("cleans up");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use server::source::Sink;
 use server::source::replay::Replay;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{TestApp, WAIT, spawn_app_with};
+use crate::helpers::{ScratchDir, TestApp, WAIT, spawn_app_with};
 use crate::mosquitto::Mosquitto;
 
 fn fixture() -> PathBuf {
@@ -177,9 +177,8 @@ async fn a_looping_replay_starts_over_and_clears_the_previous_pass() {
 
 #[tokio::test]
 async fn a_replay_that_cannot_play_makes_the_server_not_ready_and_is_counted() {
-    let dir =
-        std::env::temp_dir().join(format!("transit-stream-bad-replays-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let scratch = ScratchDir::new("bad-replays");
+    let dir = scratch.path();
     let corrupt_gzip = dir.join("corrupt.ndjson.gz");
     std::fs::write(&corrupt_gzip, b"\x1f\x8b\x08\x00 this is not deflate").expect("writes");
     let no_newline = dir.join("endless.ndjson");
@@ -199,5 +198,4 @@ async fn a_replay_that_cannot_play_makes_the_server_not_ready_and_is_counted() {
         let (_, body) = app.get_json("/readyz").await;
         assert_eq!((&body["ready"], &body["down"]), (&false.into(), &"replay".into()));
     }
-    std::fs::remove_dir_all(&dir).expect("clean up");
 }
