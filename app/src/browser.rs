@@ -2,18 +2,24 @@
 //! and timers.
 //!
 //! # Layout
-//! * `map_view`: owns the Leaflet map, the fleet ([`crate::fleet`]) and the animation loop.
+//! * `map_view`: owns the Leaflet map and the fleet ([`crate::fleet`]), and paints them.
+//! * `frame_clock`: runs the map's animation frames only when they may show something new.
+//! * `follow`: keeps a followed vehicle in view.
+//! * `debug_handles`: `transitMap` and `transitVehicles()` for the console and the tests.
 //! * `vehicle_canvas`: draws the fleet on one canvas over the map.
 //! * `sprites`: vehicle bodies drawn once and stamped by `vehicle_canvas`.
 //! * `live`: the reconnecting WebSocket that feeds frames to the map view.
 //! * `view_report`: tells the server which part of the map is shown.
 //! * `address`: the view in the URL (deep links, back and forward) and Escape.
 //!
-//! Vehicles are not signals: a frame touches hundreds of them and the animation loop reads
-//! them sixty times a second. Signals carry only what the rest of the page shows (status,
-//! count, selection).
+//! Vehicles are not signals: a frame touches hundreds of them and the map's animation
+//! frames read them up to sixty times a second. Signals carry only what the rest of the
+//! page shows (status, count, selection).
 
 mod address;
+mod debug_handles;
+mod follow;
+mod frame_clock;
 mod live;
 mod map_view;
 mod sprites;

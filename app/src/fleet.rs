@@ -8,7 +8,7 @@
 //! cadence; a late report leaves the vehicle resting at its last reported position, never
 //! running ahead of the data (no extrapolation, so no drift).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::model::{Marker, VehicleId};
 use crate::wire::{Update, WireFrame};
@@ -29,6 +29,8 @@ const TRAIL_POINTS: usize = 120;
 const TRAIL_STEP_M: f64 = 10.0;
 /// The faintest a vehicle is drawn: still visible, clearly not current.
 pub const FADED_ALPHA: f64 = 0.3;
+/// Ages shown by fading change slowly: repainting a still map once a second shows them.
+pub const AGES_REPAINT_MS: f64 = 1_000.0;
 
 /// One vehicle as the map shows it.
 #[derive(Clone, Debug)]
@@ -39,9 +41,9 @@ pub struct Shown {
     started_ms: f64,
     /// Reported positions of the last few minutes, oldest first: the trail drawn behind
     /// the selected vehicle.
-    trail: std::collections::VecDeque<(f64, f64)>,
+    trail: VecDeque<(f64, f64)>,
     /// Event times of the trail's points.
-    trail_times: std::collections::VecDeque<i64>,
+    trail_times: VecDeque<i64>,
 }
 
 impl Shown {
@@ -84,6 +86,14 @@ impl Shown {
 #[derive(Default)]
 pub struct Fleet {
     vehicles: HashMap<VehicleId, Shown>,
+    /// Per applied frame, when it started glides and the fastest of them (projected pixels
+    /// per ms at zoom 0, along the faster axis), oldest first: how far anything can have
+    /// moved since a given instant, without laying the fleet out.
+    paces: VecDeque<(f64, f64)>,
+    /// Glides that ended before this instant (ms) are no longer in `paces`.
+    paces_from: f64,
+    /// Counts vehicles coming, going and jumping: changes no glide speed foretells.
+    placements: u64,
 }
 
 impl Fleet {
@@ -108,30 +118,35 @@ impl Fleet {
     /// vehicle the fleet does not know without saying what it is; the server never sends
     /// one (see `wire`), so they are skipped and counted, not guessed at.
     pub fn apply(&mut self, frame: WireFrame, now_ms: f64) -> usize {
-        match frame {
+        let before = self.vehicles.len();
+        let mut pace = 0.0;
+        let unknown = match frame {
             WireFrame::Snapshot { vehicles, .. } => {
                 let keep: std::collections::HashSet<VehicleId> =
                     vehicles.iter().map(|update| update.id).collect();
                 self.vehicles.retain(|id, _| keep.contains(id));
-                self.upsert_all(vehicles, now_ms)
+                self.placements += (before - self.vehicles.len()) as u64;
+                self.upsert_all(vehicles, now_ms, &mut pace)
             }
             WireFrame::Delta { upserts, removed, .. } => {
-                let unknown = self.upsert_all(upserts, now_ms);
+                let unknown = self.upsert_all(upserts, now_ms, &mut pace);
                 for id in removed {
-                    self.vehicles.remove(&id);
+                    self.placements += u64::from(self.vehicles.remove(&id).is_some());
                 }
                 unknown
             }
             WireFrame::Status { .. } => 0,
-        }
+        };
+        self.add_pace(now_ms, pace);
+        unknown
     }
 
-    fn upsert_all(&mut self, updates: Vec<Update>, now_ms: f64) -> usize {
-        updates.into_iter().map(|update| usize::from(!self.upsert(update, now_ms))).sum()
+    fn upsert_all(&mut self, updates: Vec<Update>, now_ms: f64, pace: &mut f64) -> usize {
+        updates.into_iter().map(|update| usize::from(!self.upsert(update, now_ms, pace))).sum()
     }
 
-    /// Whether the update was applied.
-    fn upsert(&mut self, update: Update, now_ms: f64) -> bool {
+    /// Whether the update was applied; raises `pace` to the speed of the glide it starts.
+    fn upsert(&mut self, update: Update, now_ms: f64, pace: &mut f64) -> bool {
         let to = (update.lat, update.lon);
         match self.vehicles.get_mut(&update.id) {
             Some(shown) => {
@@ -142,6 +157,11 @@ impl Fleet {
                     // A trail across the jump would draw a route the vehicle never took.
                     shown.trail.clear();
                     shown.trail_times.clear();
+                    self.placements += 1;
+                } else {
+                    let (from, to) = (project(drawn.0, drawn.1, 0.0), project(to.0, to.1, 0.0));
+                    let longest = (to.0 - from.0).abs().max((to.1 - from.1).abs());
+                    *pace = pace.max(longest / GLIDE_MS);
                 }
                 shown.started_ms = now_ms;
                 update.apply_to(&mut shown.marker);
@@ -150,6 +170,7 @@ impl Fleet {
             }
             None => {
                 let Some(marker) = update.into_marker() else { return false };
+                self.placements += 1;
                 let mut shown = Shown {
                     marker,
                     from: to,
@@ -165,11 +186,48 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// Changes whenever a vehicle comes, goes or jumps: what [`Fleet::fastest_since`]
+    /// cannot foresee.
+    pub fn placements(&self) -> u64 {
+        self.placements
+    }
+
+    /// The fastest any vehicle has glided at any moment since `since_ms` (projected pixels
+    /// per ms at zoom 0, along either axis), so no vehicle has moved further than this
+    /// times the time since; infinite when that is no longer known.
+    pub fn fastest_since(&self, since_ms: f64) -> f64 {
+        if since_ms < self.paces_from {
+            return f64::INFINITY;
+        }
+        self.paces
+            .iter()
+            .filter(|&&(started, _)| started + GLIDE_MS > since_ms)
+            .map(|&(_, pace)| pace)
+            .fold(0.0, f64::max)
+    }
+
+    fn add_pace(&mut self, now_ms: f64, pace: f64) {
+        if pace > 0.0 {
+            self.paces.push_back((now_ms, pace));
+        }
+        // Glides that ended a while ago: asked about only after a long idle, when
+        // `fastest_since` answers "unknown" and the map lays everything out anyway.
+        while let Some(&(started, _)) = self.paces.front() {
+            if started + 2.0 * GLIDE_MS > now_ms {
+                break;
+            }
+            self.paces_from = self.paces_from.max(started + GLIDE_MS);
+            self.paces.pop_front();
+        }
+    }
+}
+
 /// Position updates per second over the last few seconds: the status's "updates/s".
 #[derive(Default)]
 pub struct Rate {
     /// (time ms, updates) per frame received within the window.
-    samples: std::collections::VecDeque<(f64, usize)>,
+    samples: VecDeque<(f64, usize)>,
 }
 
 impl Rate {
@@ -210,19 +268,33 @@ pub struct Placed {
     pub y: f64,
 }
 
-/// The smallest move worth a repaint (CSS pixels): below it, a glide's next step does not
-/// show, and zoomed out most steps of a glide are that small (a bus at 10 m/s crosses a
-/// pixel every two seconds at zoom 12).
-pub const MIN_STEP_PX: f64 = 0.4;
+/// How far the vehicles laid out as `next` stand from where they were painted (`drawn`),
+/// the furthest along either axis (CSS pixels); infinite when one came or went. Both come
+/// from the same iteration over the fleet, so an unchanged fleet lists them in the same
+/// order.
+pub fn furthest_move(drawn: &[Placed], next: &[Placed]) -> f64 {
+    if drawn.len() != next.len() {
+        return f64::INFINITY;
+    }
+    drawn.iter().zip(next).fold(0.0, |furthest, (a, b)| {
+        if a.id != b.id {
+            return f64::INFINITY;
+        }
+        furthest.max((a.x - b.x).abs()).max((a.y - b.y).abs())
+    })
+}
 
-/// Whether vehicles laid out as `next` would look different from the painted `drawn`: one
-/// came, went, or moved by [`MIN_STEP_PX`] or more. Both come from the same iteration over
-/// the fleet, so an unchanged fleet lists them in the same order.
-pub fn visibly_moved(drawn: &[Placed], next: &[Placed]) -> bool {
-    drawn.len() != next.len()
-        || drawn.iter().zip(next).any(|(a, b)| {
-            a.id != b.id || (a.x - b.x).abs() >= MIN_STEP_PX || (a.y - b.y).abs() >= MIN_STEP_PX
-        })
+/// When (ms) a repaint may next show something new, for a canvas `painted` then and
+/// `seen` since with its vehicles at most `moved` (CSS pixels) from where they are painted:
+/// once a vehicle going at `pace` (CSS pixels per ms, [`Fleet::fastest_since`] at the
+/// map's zoom) can have gone a visible `step`, and at the latest when ages have faded for
+/// another [`AGES_REPAINT_MS`].
+pub fn next_look(painted: f64, seen: f64, moved: f64, pace: f64, step: f64) -> f64 {
+    let ages = painted + AGES_REPAINT_MS;
+    if pace <= 0.0 {
+        return ages;
+    }
+    (seen + (step - moved).max(0.0) / pace).min(ages)
 }
 
 /// Vehicles drawn within `radius` pixels of `at`, nearest first.

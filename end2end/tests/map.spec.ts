@@ -165,6 +165,44 @@ test('vehicles glide between reports instead of jumping, and are painted on the 
   expect(await paintedAt(page, target!.id)).not.toBe('transparent');
 });
 
+test('zoomed out, the map asks for animation frames only when they can show something new', async ({ page }) => {
+  // Counts the animation frames the page asks for; this test keeps the browser's own.
+  await page.addInitScript(() => {
+    const own = window.requestAnimationFrame.bind(window);
+    const counted = { asked: 0, own };
+    (window as any).__frames = counted;
+    window.requestAnimationFrame = (callback) => {
+      counted.asked++;
+      return own(callback);
+    };
+  });
+  // At zoom 10 a tram crosses a pixel in seconds, while deltas arrive four times a second.
+  await openMap(page, '?at=60.2,24.95,10');
+  await expect.poll(async () => (await vehicles(page)).filter((v) => v.gliding).length).toBeGreaterThan(0);
+  const { asked, shown } = await page.evaluate(
+    () =>
+      new Promise<{ asked: number; shown: number }>((resolve) => {
+        const counted = (window as any).__frames;
+        const [from, started] = [counted.asked, performance.now()];
+        let shown = 0;
+        const tick = () => {
+          shown++;
+          if (performance.now() - started < 2000) counted.own(tick);
+          else resolve({ asked: counted.asked - from, shown });
+        };
+        counted.own(tick);
+      }),
+  );
+  expect(shown, 'the display ran').toBeGreaterThan(30);
+  expect(asked, 'frames asked for out of the display\'s').toBeLessThan(shown / 3);
+  // And a moved map is painted at once, not when the glides would next need it.
+  await page.evaluate(() => (window as any).transitMap.setView([60.1699, 24.9384], 12, { animate: false }));
+  await drawn(page);
+  const target = await isolatedVehicle(page);
+  expect(target).toBeDefined();
+  expect(await paintedAt(page, target!.id)).not.toBe('transparent');
+});
+
 /** How each mode and each delay class is painted (`app/src/palette.rs`). */
 const MODE_COLOURS: Record<string, string> = {
   bus: '#007ac9', tram: '#00985f', train: '#8c4799', metro: '#ff6319', ferry: '#00b9e4',

@@ -1,11 +1,11 @@
 //! The Leaflet map (tiles, attribution, pan and zoom) and the fleet drawn over it by
-//! [`VehicleCanvas`] in one `requestAnimationFrame` loop for all vehicles.
+//! [`VehicleCanvas`] in animation frames for all vehicles at once, run by a [`FrameClock`].
 //!
-//! The loop paints only when something visible changed: a gliding vehicle moved by a
+//! A frame paints only when something visible changed: a gliding vehicle moved by a
 //! visible step, vehicles came or went, the map moved, the selection or filter changed, or
 //! a second passed (ages fade); and not in the frame a delta was applied in, so no frame
-//! carries both. Browsers do not run animation frames in hidden tabs, so a background tab
-//! costs nothing.
+//! carries both. Frames run only when one of those may have happened. Browsers do not run
+//! animation frames in hidden tabs, so a background tab costs nothing.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,10 +16,12 @@ use wasm_bindgen::prelude::{Closure, wasm_bindgen};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
-use super::vehicle_canvas::{Look, VehicleCanvas, View};
+use super::frame_clock::{self, FrameClock, Next};
+use super::vehicle_canvas::{self, Look, VehicleCanvas, View};
+use super::{debug_handles, follow};
 use crate::components::{MapState, Nearby};
-use crate::fleet::{self, Fleet, GLIDE_MS, Placed};
-use crate::model::{NetworkLine, VehicleId};
+use crate::fleet::{self, Fleet, Placed};
+use crate::model::NetworkLine;
 use crate::wire::WireFrame;
 
 /// Central Helsinki, and a zoom that shows the inner city and the metro line.
@@ -31,8 +33,6 @@ const HIT_RADIUS: f64 = 16.0;
 const TOUCH_HIT_RADIUS: f64 = 22.0;
 /// Most vehicles offered besides the one a click picked.
 const MAX_NEARBY: usize = 6;
-/// Ages shown by fading change slowly: redrawing an idle map once a second is enough.
-const IDLE_REDRAW_MS: f64 = 1_000.0;
 /// Lines come and go with trips: the suggestions are refreshed this often (ms).
 const LINES_EVERY_MS: f64 = 5_000.0;
 /// The User Timing mark set when the first vehicle is painted (read by `end2end/bench/`).
@@ -58,9 +58,9 @@ pub struct MapView {
     /// Where the vehicles stand this frame, kept apart until it is painted.
     laid_out: Vec<Placed>,
     state: MapState,
-    last_drawn: Option<(View, Look, f64)>,
-    /// Until when (animation clock) some vehicle may still be gliding.
-    glide_until: f64,
+    /// What the last paint showed, when, and the fleet's placements then.
+    last_drawn: Option<(View, Look, f64, u64)>,
+    clock: FrameClock,
     /// A frame from the server was applied since the previous animation frame.
     applied: bool,
     rate: fleet::Rate,
@@ -75,7 +75,7 @@ pub struct MapView {
 }
 
 impl MapView {
-    /// Starts Leaflet in `element`, adds the vehicle canvas and starts the animation loop.
+    /// Starts Leaflet in `element`, adds the vehicle canvas and starts painting it.
     pub fn start(
         element: &HtmlElement,
         tiles: &Tiles,
@@ -83,6 +83,7 @@ impl MapView {
         at: Option<(f64, f64, f64)>,
     ) -> Result<Rc<RefCell<Self>>, JsValue> {
         let (lat, lon, zoom) = at.unwrap_or((HELSINKI.0, HELSINKI.1, START_ZOOM));
+        let clock = FrameClock::new();
         let options = MapOptions::new();
         options.set_center(LatLng::new(lat, lon));
         options.set_zoom(zoom);
@@ -98,8 +99,11 @@ impl MapView {
             tile_options.set_max_zoom(19.0);
             let layer = TileLayer::new_options(&tiles.url, &tile_options);
             layer.add_to(&map);
-            let missing = Rc::clone(&tiles_missing);
-            let failed = Closure::<dyn Fn()>::new(move || missing.set(true));
+            let (missing, clock) = (Rc::clone(&tiles_missing), clock.clone());
+            let failed = Closure::<dyn Fn()>::new(move || {
+                missing.set(true);
+                clock.soon();
+            });
             layer.unchecked_ref::<leaflet::Evented>().on("tileerror", failed.as_ref());
             // Lives as long as the tile layer, which lives as long as the page.
             failed.forget();
@@ -117,7 +121,7 @@ impl MapView {
             laid_out: Vec::new(),
             state,
             last_drawn: None,
-            glide_until: 0.0,
+            clock: clock.clone(),
             applied: false,
             rate: fleet::Rate::default(),
             lines_checked: 0.0,
@@ -149,13 +153,19 @@ impl MapView {
         map.unchecked_ref::<leaflet::Evented>().on("dragstart", dragged.as_ref());
         // Lives as long as the map, which lives as long as the page.
         dragged.forget();
-        animate(Rc::clone(&view));
-        expose_for_debugging(&map, &view);
+        wake_on_changes(&map, state, &clock);
+        let frames = Rc::clone(&view);
+        clock.drive(move |now| frames.borrow_mut().frame(now));
+        debug_handles::expose(&map, &view);
         Ok(view)
     }
 
     pub fn map(&self) -> Map {
         self.map.clone()
+    }
+
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
     /// Number of vehicles on the map.
@@ -165,7 +175,7 @@ impl MapView {
 
     /// Applies one frame; the vehicles it moves glide from where they are drawn.
     pub fn apply(&mut self, frame: WireFrame) {
-        let now = animation_clock();
+        let now = frame_clock::now();
         if let WireFrame::Delta { upserts, .. } = &frame {
             self.rate.add(now, upserts.len());
             self.state.updates_per_s.set(self.rate.per_second(now).round() as u32);
@@ -179,8 +189,8 @@ impl MapView {
         if unknown > 0 {
             leptos::logging::warn!("Skipped {unknown} updates for vehicles never described.");
         }
-        self.glide_until = now + GLIDE_MS;
         self.applied = true;
+        self.clock.soon();
         if snapshot || now - self.lines_checked > LINES_EVERY_MS {
             self.lines_checked = now;
             self.suggest_lines();
@@ -204,7 +214,7 @@ impl MapView {
     /// Where the map stands, in the terms Leaflet places its tiles by: the projected
     /// pixel of the container's top-left corner is the layer origin plus the layer point
     /// of that corner (which moves while the map is dragged).
-    fn view(&self) -> View {
+    pub fn view(&self) -> View {
         let zoom = self.map.get_zoom();
         let size = self.map.get_size();
         let extras = self.map.unchecked_ref::<MapExtras>();
@@ -218,8 +228,8 @@ impl MapView {
         }
     }
 
-    /// One animation frame at `now` (the animation clock).
-    fn frame(&mut self, now: f64) {
+    /// One animation frame at `now` (the animation clock); says when the next is due.
+    fn frame(&mut self, now: f64) -> Next {
         let state = self.state;
         let look = Look {
             selected: state.selected.get_untracked(),
@@ -227,33 +237,51 @@ impl MapView {
             filter: state.filter.get_untracked(),
             network: self.tiles_missing.get(),
         };
-        if state.following.get_untracked() {
-            self.keep_in_view(look.selected, now);
+        let following = state.following.get_untracked();
+        if let Some(shown) = look.selected.filter(|_| following).and_then(|id| self.fleet.get(&id))
+        {
+            follow::keep_in_view(&self.map, &self.view(), shown.at(now));
         }
         let view = self.view();
         let applied = std::mem::take(&mut self.applied);
-        // The canvas shows this view and look, painted less than a second ago (ages fade).
-        let current = self.last_drawn.as_ref().is_some_and(|(last_view, last_look, drawn_at)| {
-            *last_view == view && *last_look == look && now - drawn_at < IDLE_REDRAW_MS
+        // Vehicles are painted on whole device pixels: a smaller move may not show at all.
+        let step = 1.0 / vehicle_canvas::device_pixel_ratio();
+        // When the canvas shows this view and look, and the vehicles that were there then,
+        // painted less than a second ago (ages fade).
+        let drawn_at = self.last_drawn.as_ref().and_then(|(last_view, last_look, at, placed)| {
+            let current = *last_view == view
+                && *last_look == look
+                && *placed == self.fleet.placements()
+                && now - at < fleet::AGES_REPAINT_MS;
+            current.then_some(*at)
         });
-        if current && now > self.glide_until {
-            return;
-        }
-        // The frame a delta lands in already parsed and applied it; its glides start where
-        // the vehicles are drawn, so painting can wait one frame without a visible jump,
-        // and no frame carries both costs.
-        if current && applied {
-            return;
+        // How fast a vehicle can have moved since then (CSS pixels per ms).
+        let pace = |since: f64| self.fleet.fastest_since(since) * view.zoom.exp2();
+        if let Some(drawn_at) = drawn_at {
+            // The frame a delta lands in already parsed and applied it; its glides start
+            // where the vehicles are drawn, so painting can wait one frame without a
+            // visible jump, and no frame carries both costs.
+            if applied {
+                return Next::Frame;
+            }
+            // Nothing can have moved a visible step yet: not even the fleet's layout is
+            // needed. Zoomed out, that is most frames of a glide.
+            if pace(drawn_at) * (now - drawn_at) < step {
+                return Next::At(fleet::next_look(drawn_at, drawn_at, 0.0, pace(drawn_at), step));
+            }
         }
         let matching =
             VehicleCanvas::layout(&self.fleet, &view, now, &look.filter, &mut self.laid_out);
         if state.matching.get_untracked() != matching {
             state.matching.set(matching);
         }
-        // Zoomed out, a gliding vehicle crosses a pixel in seconds: repainting thousands of
-        // them on every frame to show nothing new is most of what the map would cost.
-        if current && !fleet::visibly_moved(&self.placed, &self.laid_out) {
-            return;
+        if let Some(drawn_at) = drawn_at {
+            // The fastest may be off screen: the furthest move in view says how long the
+            // ones in view need for a visible step at that pace.
+            let moved = fleet::furthest_move(&self.placed, &self.laid_out);
+            if moved < step {
+                return Next::At(fleet::next_look(drawn_at, now, moved, pace(drawn_at), step));
+            }
         }
         let wall = js_sys::Date::now();
         self.canvas.paint(&self.fleet, &view, wall, &look, &self.laid_out);
@@ -264,7 +292,8 @@ impl MapView {
             // How long a rider waits for the first vehicle: the browser benchmark reads it.
             mark(FIRST_VEHICLE_MARK);
         }
-        self.last_drawn = Some((view, look, now));
+        self.last_drawn = Some((view, look, now, self.fleet.placements()));
+        Next::At(fleet::next_look(now, now, 0.0, pace(now), step))
     }
 }
 
@@ -276,26 +305,6 @@ fn mark(name: &str) {
 }
 
 impl MapView {
-    /// Centres the followed vehicle, where it is drawn now, in the part of the map the
-    /// panel leaves uncovered, so the map glides with it. Programmatic moves are not drags:
-    /// only the rider's own drag stops a follow.
-    fn keep_in_view(&self, selected: Option<VehicleId>, now: f64) {
-        let Some(shown) = selected.and_then(|id| self.fleet.get(&id)) else { return };
-        let (lat, lon) = shown.at(now);
-        let view = self.view();
-        let (x, y) = fleet::project(lat, lon, view.zoom);
-        let at = (x - view.origin.0, y - view.origin.1);
-        let target = (view.width / 2.0, uncovered_height(view.height) / 2.0);
-        let (dx, dy) = (at.0 - target.0, at.1 - target.1);
-        if dx.hypot(dy) > 0.5 {
-            let centre = leaflet::Point::new(view.width / 2.0 + dx, view.height / 2.0 + dy);
-            let centre = self.map.container_point_to_lat_lng(&centre);
-            let options = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&options, &"animate".into(), &false.into());
-            self.map.set_view_with_options(&centre, view.zoom, &options);
-        }
-    }
-
     /// Refreshes the search's suggestions when the lines running change.
     fn suggest_lines(&self) {
         let lines = crate::filter::lines_now(self.fleet.iter().map(|shown| &shown.marker));
@@ -315,27 +324,6 @@ fn network() -> Vec<NetworkLine> {
         .unwrap_or_default()
 }
 
-/// How much of the map, from its top, the vehicle panel leaves visible: on a phone the
-/// panel is a sheet across the bottom, and a followed vehicle centred behind it would be
-/// out of sight. A side panel (wider screens) covers no full row and leaves it all.
-fn uncovered_height(map_height: f64) -> f64 {
-    let rect = |selector: &str| {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.query_selector(selector).ok().flatten())
-            .map(|element| element.get_bounding_client_rect())
-    };
-    let (Some(map), Some(panel)) = (rect("#map"), rect("[data-testid=vehicle-panel]")) else {
-        return map_height;
-    };
-    let spans_map = panel.left() <= map.left() + 1.0 && panel.right() >= map.right() - 1.0;
-    if spans_map && panel.top() > map.top() {
-        (panel.top() - map.top()).min(map_height)
-    } else {
-        map_height
-    }
-}
-
 /// Whether the main pointer is a finger rather than a mouse.
 fn coarse_pointer() -> bool {
     web_sys::window()
@@ -343,69 +331,24 @@ fn coarse_pointer() -> bool {
         .is_some_and(|query| query.matches())
 }
 
-/// Milliseconds on the clock `requestAnimationFrame` passes to its callbacks.
-fn animation_clock() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
-}
-
-/// Calls [`MapView::frame`] on every animation frame for the life of the page.
-fn animate(view: Rc<RefCell<MapView>>) {
-    type FrameCallback = Closure<dyn FnMut(f64)>;
-    let callback: Rc<RefCell<Option<FrameCallback>>> = Rc::new(RefCell::new(None));
-    let next = Rc::clone(&callback);
-    *callback.borrow_mut() = Some(Closure::new(move |now: f64| {
-        view.borrow_mut().frame(now);
-        if let Some(callback) = next.borrow().as_ref() {
-            request_frame(callback);
-        }
-    }));
-    if let Some(callback) = callback.borrow().as_ref() {
-        request_frame(callback);
-    }
-}
-
-fn request_frame(callback: &Closure<dyn FnMut(f64)>) {
-    if let Some(window) = web_sys::window() {
-        let _ = window.request_animation_frame(callback.as_ref().unchecked_ref());
-    }
-}
-
-/// Read-only handles for people debugging in the console and for the browser tests:
-/// `transitMap` (the Leaflet map) and `transitVehicles()` (every vehicle with the position
-/// it is drawn at now and its point on the map's container).
-fn expose_for_debugging(map: &Map, view: &Rc<RefCell<MapView>>) {
-    let Some(window) = web_sys::window() else { return };
-    let _ = js_sys::Reflect::set(&window, &JsValue::from_str("transitMap"), map);
-    let view = Rc::downgrade(view);
-    let list = Closure::<dyn Fn() -> JsValue>::new(move || {
-        let all = js_sys::Array::new();
-        let Some(view) = view.upgrade() else { return all.into() };
-        let Ok(view) = view.try_borrow() else { return all.into() };
-        let (now, placement) = (animation_clock(), view.view());
-        for shown in view.fleet.iter() {
-            let (lat, lon) = shown.at(now);
-            let (x, y) = placement.place(lat, lon);
-            let entry = js_sys::Object::new();
-            for (key, value) in [
-                ("id", JsValue::from_str(&shown.marker.id.to_string())),
-                ("lat", JsValue::from_f64(lat)),
-                ("lng", JsValue::from_f64(lon)),
-                ("x", JsValue::from_f64(x)),
-                ("y", JsValue::from_f64(y)),
-                ("gliding", JsValue::from_bool(shown.gliding(now))),
-                ("mode", JsValue::from_str(shown.marker.mode.as_str())),
-                ("line", shown.marker.line.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
-                ("delay", shown.marker.delay_s.map_or(JsValue::NULL, JsValue::from)),
-            ] {
-                let _ = js_sys::Reflect::set(&entry, &JsValue::from_str(key), &value);
-            }
-            all.push(&entry);
-        }
-        all.into()
+/// Asks `clock` for a frame whenever the map moves or the page changes how vehicles are
+/// drawn; glides and fading ages ask for their own ([`MapView::frame`]).
+fn wake_on_changes(map: &Map, state: MapState, clock: &FrameClock) {
+    let moved = clock.clone();
+    let moved = Closure::<dyn Fn()>::new(move || moved.soon());
+    // `zoomanim`: an animated zoom sets the new zoom at its start, and says so only here.
+    map.unchecked_ref::<leaflet::Evented>()
+        .on("move zoom zoomanim viewreset resize", moved.as_ref());
+    // Lives as long as the map, which lives as long as the page.
+    moved.forget();
+    let clock = clock.clone();
+    Effect::new(move |_| {
+        state.selected.track();
+        state.colour_by.track();
+        state.filter.track();
+        state.following.track();
+        clock.soon();
     });
-    let _ = js_sys::Reflect::set(&window, &JsValue::from_str("transitVehicles"), list.as_ref());
-    // Lives as long as the page, like the map it describes.
-    list.forget();
 }
 
 // What the `leaflet` crate does not bind and we need: the attribution control, and the

@@ -190,18 +190,23 @@ impl VehicleCanvas {
             let labels = view.zoom >= LABELS_FROM_ZOOM;
             let radius = if labels { 10.0 } else { 6.0 };
             self.sprites.scale_to((radius, self.size.2));
+            // Bodies are stamped on whole device pixels; the wedge is drawn from the same
+            // point, so that it stays where the body is.
+            let ratio = self.size.2;
+            let snap = |v: f64| (v * ratio).round() / ratio;
             for p in placed.iter() {
                 let Some(shown) = fleet.get(&p.id) else { continue };
                 let marker = &shown.marker;
                 let colour = look.colour(marker);
+                let at = (snap(p.x), snap(p.y));
                 ctx.set_global_alpha(opacity(marker.timestamp_ms));
                 if let Some(heading) = marker.heading {
                     ctx.set_fill_style_str(colour);
                     let reach = glyph::reach(marker.mode) * radius;
-                    heading_nose(ctx, (p.x, p.y), radius, reach, heading);
+                    heading_nose(ctx, at, radius, reach, heading);
                 }
                 let label = if labels { marker.line.as_deref().unwrap_or("") } else { "" };
-                self.sprites.body(ctx, marker.mode, colour, label, (p.x, p.y));
+                self.sprites.body(ctx, marker.mode, colour, label, at);
             }
         }
 
@@ -266,7 +271,7 @@ impl VehicleCanvas {
 
     /// Sizes the backing store for the device's pixel ratio, so shapes and text are sharp.
     fn resize(&mut self, width: f64, height: f64) {
-        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
+        let ratio = device_pixel_ratio();
         if self.size == (width, height, ratio) {
             return;
         }
@@ -278,6 +283,11 @@ impl VehicleCanvas {
         let _ = style.set_property("height", &format!("{height}px"));
         let _ = self.context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
     }
+}
+
+/// Device pixels per CSS pixel, at least 1: the canvas is never drawn coarser than CSS.
+pub fn device_pixel_ratio() -> f64 {
+    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0)
 }
 
 /// A new canvas, not in the document yet, and its 2D context.

@@ -176,15 +176,14 @@ fn a_click_finds_the_nearest_vehicle_first_and_lists_the_others_under_it() {
 }
 
 #[test]
-fn only_a_visible_step_or_a_vehicle_coming_or_going_asks_for_a_repaint() {
+fn the_furthest_move_since_the_paint_is_measured_and_a_vehicle_coming_or_going_is_infinite() {
     let at = |number: u32, x: f64, y: f64| Placed { id: marker(number, 0.0, 0.0).id, x, y };
     let drawn = [at(1, 10.0, 10.0), at(2, 50.0, 50.0)];
-    assert!(!visibly_moved(&drawn, &drawn));
-    assert!(!visibly_moved(&drawn, &[at(1, 10.3, 9.7), at(2, 50.0, 50.39)]));
-    assert!(visibly_moved(&drawn, &[at(1, 10.0, 10.0), at(2, 50.0, 50.5)]));
-    assert!(visibly_moved(&drawn, &[at(1, 9.5, 10.0), at(2, 50.0, 50.0)]));
-    assert!(visibly_moved(&drawn, &drawn[..1]));
-    assert!(visibly_moved(&drawn, &[at(1, 10.0, 10.0), at(3, 50.0, 50.0)]));
+    assert_eq!(furthest_move(&drawn, &drawn), 0.0);
+    assert!((furthest_move(&drawn, &[at(1, 10.6, 9.3), at(2, 50.0, 50.2)]) - 0.7).abs() < 1e-9);
+    assert!((furthest_move(&drawn, &[at(1, 10.0, 10.0), at(2, 48.5, 50.0)]) - 1.5).abs() < 1e-9);
+    assert_eq!(furthest_move(&drawn, &drawn[..1]), f64::INFINITY);
+    assert_eq!(furthest_move(&drawn, &[at(1, 10.0, 10.0), at(3, 50.0, 50.0)]), f64::INFINITY);
 }
 
 #[test]
@@ -199,4 +198,65 @@ fn the_projection_puts_the_world_on_one_256_pixel_tile_at_zoom_0() {
     let (x, y) = project(60.17, 24.94, 12.0);
     let (x1, y1) = project(60.17, 24.94, 13.0);
     assert_eq!((x1, y1), (2.0 * x, 2.0 * y), "each zoom level doubles the scale");
+}
+
+#[test]
+fn how_far_any_vehicle_can_have_glided_since_an_instant_is_known_without_placing_them() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.170, 24.940), marker(2, 60.170, 24.950)]), 0.0);
+    // Vehicle 2 moves ten times as far as vehicle 1 in the same second.
+    fleet.apply(delta(vec![marker(1, 60.1701, 24.940), marker(2, 60.171, 24.950)]), 1_000.0);
+    let pace = fleet.fastest_since(1_000.0);
+    let (from, to) = (project(60.170, 24.950, 0.0), project(60.171, 24.950, 0.0));
+    assert!((pace - (to.1 - from.1).abs() / GLIDE_MS).abs() < 1e-12, "{pace}");
+    // No vehicle moved further than the pace allows, at any zoom.
+    let shown = fleet.get(&VehicleId::new(22, 2).expect("fits")).expect("shown");
+    for zoom in [10.0, 15.0] {
+        let (a, b) = (shown.at(1_200.0), shown.at(1_700.0));
+        let moved = (project(b.0, b.1, zoom).1 - project(a.0, a.1, zoom).1).abs();
+        assert!(moved <= pace * zoom.exp2() * 500.0 + 1e-9, "{moved}");
+        assert!(moved >= pace * zoom.exp2() * 500.0 * 0.99, "the bound is tight: {moved}");
+    }
+    // Once the glides are over, nothing moves any more.
+    fleet.apply(delta(vec![]), 2_000.0);
+    assert_eq!(fleet.fastest_since(2_000.0), 0.0);
+    // From before what the fleet remembers, anything may have moved.
+    fleet.apply(delta(vec![]), 9_000.0);
+    assert_eq!(fleet.fastest_since(500.0), f64::INFINITY);
+}
+
+#[test]
+fn vehicles_coming_going_or_jumping_are_counted_as_placements() {
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.17, 24.94), marker(2, 60.17, 24.95)]), 0.0);
+    assert_eq!(fleet.placements(), 2);
+    fleet.apply(delta(vec![marker(1, 60.1701, 24.94)]), 1_000.0);
+    assert_eq!(fleet.placements(), 2, "a glide is not a placement");
+    fleet.apply(delta(vec![marker(1, 60.30, 24.94)]), 2_000.0);
+    assert_eq!(fleet.placements(), 3, "a jump across town is");
+    let gone = WireFrame::Delta {
+        seq: 2,
+        received_ms: 0,
+        upserts: vec![],
+        removed: vec![VehicleId::new(22, 2).expect("fits"), VehicleId::new(22, 9).expect("fits")],
+    };
+    fleet.apply(gone, 3_000.0);
+    assert_eq!(fleet.placements(), 4, "only a vehicle that was shown can go");
+}
+
+#[test]
+fn the_next_look_is_when_the_fastest_glide_can_have_gone_a_visible_step_or_ages_need_a_repaint() {
+    // Nothing glides: only the ages, a second after the paint.
+    assert_eq!(next_look(5_000.0, 5_000.0, 0.0, 0.0, 1.0), 5_000.0 + AGES_REPAINT_MS);
+    // One pixel per 100 ms: the next step is 100 ms after the paint.
+    assert_eq!(next_look(5_000.0, 5_000.0, 0.0, 0.01, 1.0), 5_100.0);
+    // Half a step is gone already: half the time is left, on a screen of two device pixels
+    // per CSS pixel too.
+    assert_eq!(next_look(5_000.0, 5_050.0, 0.5, 0.01, 1.0), 5_100.0);
+    assert_eq!(next_look(5_000.0, 5_000.0, 0.25, 0.01, 0.5), 5_025.0);
+    // A step already gone (or infinitely fast glides): look now.
+    assert_eq!(next_look(5_000.0, 5_200.0, 1.5, 0.01, 1.0), 5_200.0);
+    assert_eq!(next_look(5_000.0, 5_000.0, 0.0, f64::INFINITY, 1.0), 5_000.0);
+    // A crawl never waits past the ages' repaint.
+    assert_eq!(next_look(5_000.0, 5_000.0, 0.0, 1e-6, 1.0), 5_000.0 + AGES_REPAINT_MS);
 }
