@@ -159,9 +159,7 @@ impl Fleet {
                     shown.trail_times.clear();
                     self.placements += 1;
                 } else {
-                    let (from, to) = (project(drawn.0, drawn.1, 0.0), project(to.0, to.1, 0.0));
-                    let longest = (to.0 - from.0).abs().max((to.1 - from.1).abs());
-                    *pace = pace.max(longest / GLIDE_MS);
+                    *pace = pace.max(glide_bound(drawn, to) / GLIDE_MS);
                 }
                 shown.started_ms = now_ms;
                 update.apply_to(&mut shown.marker);
@@ -319,6 +317,19 @@ pub fn project(lat: f64, lon: f64, zoom: f64) -> (f64, f64) {
     let y = scale
         * (0.5 - (std::f64::consts::FRAC_PI_4 + phi / 2.0).tan().ln() / std::f64::consts::TAU);
     (x, y)
+}
+
+/// At least how far apart two nearby positions are projected at zoom 0, along the longer
+/// axis (pixels), without [`project`]'s logarithm: a degree of longitude is 256/360 pixels
+/// across, and Mercator stretches a degree of latitude by the secant of the latitude, which
+/// is largest at the end nearer a pole. Thousands of glides start every second.
+fn glide_bound(from: (f64, f64), to: (f64, f64)) -> f64 {
+    const PX_PER_DEGREE: f64 = 256.0 / 360.0;
+    let nearer_pole = from.0.abs().max(to.0.abs()).min(85.0);
+    let stretch = 1.0 / nearer_pole.to_radians().cos();
+    let across = (to.1 - from.1).abs();
+    let up = (to.0 - from.0).abs() * stretch;
+    across.max(up) * PX_PER_DEGREE
 }
 
 /// Roughly the distance in metres between two positions: plenty for "is this a jump".

@@ -243,27 +243,30 @@ impl MapView {
             follow::keep_in_view(&self.map, &self.view(), shown.at(now));
         }
         let view = self.view();
-        let applied = std::mem::take(&mut self.applied);
+        let same_view = self
+            .last_drawn
+            .as_ref()
+            .is_some_and(|(last_view, last_look, ..)| *last_view == view && *last_look == look);
+        // The frame a delta lands in already parsed and applied it; its glides start where
+        // the vehicles are drawn, so painting can wait one frame without a visible jump, and
+        // no frame carries both costs. A moved map is painted at once, or the vehicles
+        // would lag behind it.
+        if std::mem::take(&mut self.applied) && same_view {
+            return Next::Frame;
+        }
         // Vehicles are painted on whole device pixels: a smaller move may not show at all.
         let step = 1.0 / vehicle_canvas::device_pixel_ratio();
         // When the canvas shows this view and look, and the vehicles that were there then,
         // painted less than a second ago (ages fade).
-        let drawn_at = self.last_drawn.as_ref().and_then(|(last_view, last_look, at, placed)| {
-            let current = *last_view == view
-                && *last_look == look
-                && *placed == self.fleet.placements()
+        let drawn_at = self.last_drawn.as_ref().and_then(|&(.., at, placements)| {
+            let current = same_view
+                && placements == self.fleet.placements()
                 && now - at < fleet::AGES_REPAINT_MS;
-            current.then_some(*at)
+            current.then_some(at)
         });
         // How fast a vehicle can have moved since then (CSS pixels per ms).
         let pace = |since: f64| self.fleet.fastest_since(since) * view.zoom.exp2();
         if let Some(drawn_at) = drawn_at {
-            // The frame a delta lands in already parsed and applied it; its glides start
-            // where the vehicles are drawn, so painting can wait one frame without a
-            // visible jump, and no frame carries both costs.
-            if applied {
-                return Next::Frame;
-            }
             // Nothing can have moved a visible step yet: not even the fleet's layout is
             // needed. Zoomed out, that is most frames of a glide.
             if pace(drawn_at) * (now - drawn_at) < step {
