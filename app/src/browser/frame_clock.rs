@@ -80,11 +80,13 @@ impl FrameClock {
 
     /// Asks for the next display frame.
     pub fn soon(&self) {
-        if self.0.frame_requested.replace(true) {
+        if self.0.frame_requested.get() {
             return;
         }
         let Some(window) = web_sys::window() else { return };
-        let _ = window.request_animation_frame(self.0.on_frame.as_ref().unchecked_ref());
+        // Marked only once asked for: a refused request must not stop every later one.
+        let asked = window.request_animation_frame(self.0.on_frame.as_ref().unchecked_ref());
+        self.0.frame_requested.set(asked.is_ok());
     }
 
     /// Asks for a frame at `due` (animation clock), unless one comes by then anyway.
