@@ -2,8 +2,8 @@
 //! each drawn once on a small canvas of its own and stamped onto the fleet's canvas with
 //! `drawImage`.
 //!
-//! Why: zoomed in, a glide repaints every vehicle in view on every animation frame, and
-//! rasterising hundreds of antialiased outlines and line numbers sixty times a second was
+//! Why: zoomed in, every paint during a glide redraws every vehicle in view, and
+//! rasterising hundreds of antialiased outlines and line numbers on each paint was
 //! most of the page's main-thread time (in Chromium's `Commit`, where a software canvas is
 //! rasterised). A stamp on whole device pixels is a copy of a few hundred pixels; anywhere
 //! between, the canvas filters every pixel, which cost about as much as the paths did.
@@ -39,7 +39,7 @@ pub struct Sprites {
     /// The radius (CSS pixels) and device pixel ratio everything cached was drawn at.
     scale: (f64, f64),
     /// By mode and colour, then by label ("" for none): the label is looked up as a `&str`
-    /// without allocating, on every frame for every vehicle in view.
+    /// without allocating, on every paint for every vehicle in view.
     bodies: HashMap<(TransportMode, &'static str), HashMap<String, Body>>,
     len: usize,
 }
