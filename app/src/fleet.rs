@@ -319,10 +319,11 @@ pub fn project(lat: f64, lon: f64, zoom: f64) -> (f64, f64) {
     (x, y)
 }
 
-/// At least how far apart two nearby positions are projected at zoom 0, along the longer
-/// axis (pixels), without [`project`]'s logarithm: a degree of longitude is 256/360 pixels
-/// across, and Mercator stretches a degree of latitude by the secant of the latitude, which
-/// is largest at the end nearer a pole. Thousands of glides start every second.
+/// How far apart two nearby positions are projected at zoom 0, along the longer axis
+/// (pixels), never less than [`project`] says but without its logarithm: a degree of
+/// longitude is 256/360 pixels across, and Mercator stretches a degree of latitude by the
+/// secant of the latitude, taken at the end nearer a pole, where it is largest. Thousands
+/// of glides start every second.
 fn glide_bound(from: (f64, f64), to: (f64, f64)) -> f64 {
     const PX_PER_DEGREE: f64 = 256.0 / 360.0;
     let nearer_pole = from.0.abs().max(to.0.abs()).min(85.0);
