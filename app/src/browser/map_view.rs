@@ -266,11 +266,12 @@ impl MapView {
         });
         // How fast a vehicle can have moved since then (CSS pixels per ms).
         let pace = |since: f64| self.fleet.fastest_since(since) * view.zoom.exp2();
-        if let Some(drawn_at) = drawn_at {
+        let since_paint = drawn_at.map(|at| (at, pace(at)));
+        if let Some((drawn_at, pace)) = since_paint {
             // Nothing can have moved a visible step yet: not even the fleet's layout is
             // needed. Zoomed out, that is most frames of a glide.
-            if pace(drawn_at) * (now - drawn_at) < step {
-                return Next::At(fleet::next_look(drawn_at, drawn_at, 0.0, pace(drawn_at), step));
+            if pace * (now - drawn_at) < step {
+                return Next::At(fleet::next_look(drawn_at, drawn_at, 0.0, pace, step));
             }
         }
         let matching =
@@ -278,12 +279,12 @@ impl MapView {
         if state.matching.get_untracked() != matching {
             state.matching.set(matching);
         }
-        if let Some(drawn_at) = drawn_at {
+        if let Some((drawn_at, pace)) = since_paint {
             // The fastest may be off screen: the furthest move in view says how long the
             // ones in view need for a visible step at that pace.
             let moved = fleet::furthest_move(&self.placed, &self.laid_out);
             if moved < step {
-                return Next::At(fleet::next_look(drawn_at, now, moved, pace(drawn_at), step));
+                return Next::At(fleet::next_look(drawn_at, now, moved, pace, step));
             }
         }
         let wall = js_sys::Date::now();
