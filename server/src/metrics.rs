@@ -140,8 +140,11 @@ pub struct Stats {
     pub ws_view_changes: Counter,
     /// Live clients (`/ws` or `/api/stream`) started over from a snapshot.
     pub resyncs: ByReason<Resync>,
-    /// HTTP connections the server closed itself.
+    /// HTTP connections the server closed itself, for cause.
     pub http_closed: ByReason<HttpClosed>,
+    /// HTTP connections closed because no request began in time: browsers keep sockets
+    /// open after a page loads, and open some they never use. Routine, not trouble.
+    pub http_idle_closed: Counter,
     /// Failures to accept a connection that were not the connection's own (such as running
     /// out of file descriptors).
     pub http_accept_errors: Counter,

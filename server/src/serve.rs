@@ -2,10 +2,12 @@
 //! limits `axum::serve` leaves out.
 //!
 //! * **A deadline for request headers.** A connection must deliver each request's headers
-//!   within [`Limits::header_timeout`], counted from when the server starts waiting for
-//!   them, so it also bounds how long a connection may sit silent or idle between requests.
+//!   within [`Limits::timeout`], counted from when the server starts waiting for them, so
+//!   it also bounds how long a connection may sit silent or idle between requests.
 //!   Without it, connections that send half a request (slowloris) or nothing at all are
-//!   kept forever, and enough of them exhaust the file descriptors.
+//!   kept forever, and enough of them exhaust the file descriptors. The two are counted
+//!   apart: half a request is trouble, while silence is what browsers do with the sockets
+//!   they keep alive after a page loads or open ahead of need ([`Progress`]).
 //! * **A deadline for writes.** A write that makes no progress within the same time
 //!   fails and ends the connection ([`Stalling`]): a client that stops reading cannot hold
 //!   a response, or a live stream and its place under the client cap, forever.
@@ -26,6 +28,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -100,7 +103,9 @@ pub async fn serve(
         };
         // Frames are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let stream = Stalling::new(stream, limits.timeout, Arc::clone(&stats), place);
+        let progress = Progress::default();
+        let stream =
+            Stalling::new(stream, limits.timeout, Arc::clone(&stats), place, progress.clone());
         let service = TowerToHyperService::new(router.clone());
         let (builder, shutdown, stats) = (builder.clone(), shutdown.clone(), Arc::clone(&stats));
         connections.spawn(async move {
@@ -116,7 +121,11 @@ pub async fn serve(
             };
             if let Err(error) = result {
                 if error.is_timeout() {
-                    stats.http_closed.inc(HttpClosed::HeaderTimeout);
+                    if progress.request_begun() {
+                        stats.http_closed.inc(HttpClosed::HeaderTimeout);
+                    } else {
+                        stats.http_idle_closed.inc();
+                    }
                 }
                 // Peers resetting or timing out are routine: counted, not logged.
                 tracing::debug!(%error, "HTTP connection ended with an error.");
@@ -168,12 +177,25 @@ struct Stalling<T> {
     limit: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
     stats: Arc<Stats>,
+    progress: Progress,
     _place: Place,
 }
 
 impl<T> Stalling<T> {
-    fn new(inner: T, limit: Duration, stats: Arc<Stats>, place: Place) -> Self {
-        Self { inner, limit, stalled: None, stats, _place: place }
+    fn new(inner: T, limit: Duration, stats: Arc<Stats>, place: Place, progress: Progress) -> Self {
+        Self { inner, limit, stalled: None, stats, progress, _place: place }
+    }
+
+    /// Notes what a write did for [`Progress`], then watches it for a stall.
+    fn wrote(
+        &mut self,
+        result: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
+            self.progress.answering();
+        }
+        self.watch(result, cx)
     }
 
     fn watch<R>(
@@ -207,7 +229,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for Stalling<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.progress.received();
+        }
+        result
     }
 }
 
@@ -219,7 +247,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stalling<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.watch(result, cx)
+        this.wrote(result, cx)
     }
 
     fn poll_write_vectored(
@@ -229,7 +257,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stalling<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.watch(result, cx)
+        this.wrote(result, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -246,6 +274,32 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stalling<T> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_shutdown(cx);
         this.watch(result, cx)
+    }
+}
+
+/// Whether the client has sent anything since the server last wrote to it: when the
+/// header deadline passes, whether a request had begun (half-sent: trouble) or the
+/// connection sat silent (routine). Shared with the connection's task, which cannot reach
+/// the socket once hyper holds it.
+///
+/// A client that pipelines, sending part of its next request before the answer to the
+/// last one, is taken for silent: the bytes hyper holds are invisible from the socket.
+/// It is closed at the same deadline either way; only the count differs.
+#[derive(Clone, Default)]
+struct Progress(Arc<AtomicBool>);
+
+impl Progress {
+    fn received(&self) {
+        // Relaxed: a flag read once by the same task after hyper returns, no data behind it.
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn answering(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+
+    fn request_begun(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 

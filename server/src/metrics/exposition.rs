@@ -147,10 +147,18 @@ impl Stats {
             ),
             family(
                 "transit_http_connections_closed_total",
-                "HTTP connections the server closed, by reason.",
+                "HTTP connections the server closed for cause, by reason.",
                 "reason",
                 self.http_closed.series(),
                 true,
+            ),
+            family(
+                "transit_http_connections_idle_closed_total",
+                "HTTP connections closed when no request began within the header deadline \
+                 (kept-alive or unused browser sockets: routine).",
+                "",
+                one(&self.http_idle_closed),
+                false,
             ),
             family(
                 "transit_http_accept_errors_total",

@@ -109,7 +109,9 @@ reasons! {
 reasons! {
     /// Why the server closed an HTTP connection itself.
     HttpClosed {
-        /// The request's headers did not arrive in time (half-sent, silent or idle).
+        /// Part of a request arrived, but not all of its headers in time (slowloris). A
+        /// connection that sent nothing in time is counted apart, as routine
+        /// (`Stats::http_idle_closed`).
         HeaderTimeout => "header_timeout",
         /// A write made no progress in time: the client stopped reading.
         WriteStall => "write_stall",
