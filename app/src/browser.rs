@@ -11,6 +11,7 @@
 //! * `live`: the reconnecting WebSocket that feeds frames to the map view.
 //! * `view_report`: tells the server which part of the map is shown.
 //! * `address`: the view in the URL (deep links, back and forward) and Escape.
+//! * `yielding`: gives the main thread back between the steps of start-up.
 //!
 //! Vehicles are not signals: a frame touches hundreds of them and the map's animation
 //! frames read them up to sixty times a second. Signals carry only what the rest of the
@@ -25,6 +26,9 @@ mod map_view;
 mod sprites;
 mod vehicle_canvas;
 mod view_report;
+mod yielding;
+
+pub use yielding::after_yield;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -35,6 +39,12 @@ use leptos::prelude::*;
 use crate::components::MapState;
 use crate::{META_TILE_ATTRIBUTION, META_TILE_URL};
 
+/// Map tiles are added once the first vehicles are painted, so that on a fresh page
+/// their images do not compete with the snapshot for the main thread; but no later than
+/// this after the map starts, so that a map without vehicles (the server down, say) still
+/// shows where it is.
+const TILES_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Starts Leaflet in `container` once it is mounted, then subscribes to `/ws`.
 pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
     let started = Rc::new(RefCell::new(false));
@@ -43,22 +53,25 @@ pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
         if started.replace(true) {
             return;
         }
-        // In a task of its own: hydration and this run in the promise callbacks of the
-        // wasm's instantiation, and each first call into wasm compiles its code there, so
-        // together they made one 110-150 ms task that kept the page from painting.
-        set_timeout(move || start(element, state), std::time::Duration::ZERO);
+        // In tasks of their own (`yielding`): each first call into wasm compiles its code
+        // then, and hydration with the whole start-up made one 110-150 ms task that kept
+        // the page from painting.
+        leptos::task::spawn_local(async move {
+            yielding::yield_now().await;
+            start(element, state).await;
+        });
     });
 }
 
 /// Leaflet in `element`, the fleet on it, and the subscription that feeds it.
-fn start(element: web_sys::HtmlDivElement, state: MapState) {
+async fn start(element: web_sys::HtmlDivElement, state: MapState) {
     let tiles = map_view::Tiles {
         url: meta_content(META_TILE_URL).unwrap_or_default(),
         attribution: meta_content(META_TILE_ATTRIBUTION).unwrap_or_default(),
     };
     let link = address::initial();
     address::apply(&link, state);
-    let view = match map_view::MapView::start(&element, &tiles, state, link.at) {
+    let view = match map_view::MapView::start(&element, &tiles, state, link.at).await {
         Ok(view) => view,
         Err(error) => {
             leptos::logging::error!("Leaflet could not start: {error:?}");
@@ -67,12 +80,18 @@ fn start(element: web_sys::HtmlDivElement, state: MapState) {
     };
     address::sync(state, view.borrow().map());
     let map = view.borrow().map();
+    let feeding = Rc::clone(&view);
     let request = live::subscribe(state.status, move |frame| {
-        let mut view = view.borrow_mut();
+        let mut view = feeding.borrow_mut();
         view.apply(frame);
         state.vehicle_count.set(view.len());
     });
     view_report::report(&map, state, request);
+    let painted = view.borrow_mut().first_paint();
+    let _ = futures::future::select(painted, gloo_timers::future::sleep(TILES_AT_THE_LATEST)).await;
+    // Told from the paint's animation frame: not in the same task.
+    yielding::yield_now().await;
+    view.borrow().add_tiles(&tiles);
 }
 
 /// Updates `now_ms` once a second.

@@ -32,6 +32,30 @@ test('the map shows the simulated fleet and never calls it live', async ({ page 
   expect(errors).toEqual([]);
 });
 
+test('map tiles are asked for only once the first vehicles are painted, or after a second without any', async ({ page }) => {
+  // On a fresh page the tiles' images would compete with the snapshot for the main thread
+  // (app/src/browser.rs). Noted when Leaflet puts the first tile into the page.
+  await page.addInitScript(() => {
+    new MutationObserver((changes, observer) => {
+      if (!changes.some((c) => [...c.addedNodes].some((n) => n instanceof Element && n.matches('.leaflet-tile')))) return;
+      (window as any).__vehiclesBeforeTiles = performance.getEntriesByName('transit-stream:first-vehicle').length > 0;
+      observer.disconnect();
+    }).observe(document, { childList: true, subtree: true });
+  });
+  await page.route(/tile\.openstreetmap\.org/, (route) => route.abort());
+  await page.goto(url());
+  await expect(page.locator('.leaflet-tile').first()).toBeAttached();
+  expect(await page.evaluate(() => (window as any).__vehiclesBeforeTiles)).toBe(true);
+
+  // A server that sends nothing: the map still shows where it is.
+  const quiet = await page.context().newPage();
+  await quiet.routeWebSocket(/\/ws/, () => undefined);
+  await quiet.route(/tile\.openstreetmap\.org/, (route) => route.abort());
+  await quiet.goto(url());
+  await expect(quiet.locator('.leaflet-tile').first()).toBeAttached();
+  expect(await quiet.evaluate(() => performance.getEntriesByName('transit-stream:first-vehicle').length)).toBe(0);
+});
+
 test('a page whose map code never starts lets its early socket go after a few seconds of frames', async ({ page }) => {
   // The wasm is never answered: the socket the page's head opened keeps frames for a map
   // that never comes, and must not do so for as long as the page stays open.

@@ -6,5 +6,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // In a task of its own: this is called in the task that instantiated the wasm, and
+    // the two together were one long task.
+    app::after_yield(|| leptos::mount::hydrate_body(app::App));
 }

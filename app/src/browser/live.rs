@@ -106,7 +106,7 @@ async fn read_until_closed(
     if !early.is_empty() {
         // Adopted while the map starts, in the same task: the frames are applied in a
         // task of their own, so that the two do not add up to one long one.
-        gloo_timers::future::TimeoutFuture::new(0).await;
+        super::yielding::yield_now().await;
     }
     let mut early = early.into_iter();
     let (mut sink, mut stream) = socket.split();

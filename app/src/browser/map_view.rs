@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use futures::channel::oneshot;
 use leaflet::{LatLng, Map, MapOptions, TileLayer, TileLayerOptions};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::{Closure, wasm_bindgen};
@@ -18,6 +19,7 @@ use web_sys::HtmlElement;
 
 use super::frame_clock::{self, FrameClock, Next};
 use super::vehicle_canvas::{self, Look, VehicleCanvas, View};
+use super::yielding::yield_now;
 use super::{debug_handles, follow};
 use crate::components::{MapState, Nearby};
 use crate::fleet::{self, Fleet, Placed};
@@ -72,11 +74,15 @@ pub struct MapView {
     /// each is marked for the benchmark.
     painted_any: bool,
     applied_snapshot: bool,
+    /// Told when the first vehicles are painted ([`Self::first_paint`]).
+    first_paint: Option<oneshot::Sender<()>>,
 }
 
 impl MapView {
-    /// Starts Leaflet in `element`, adds the vehicle canvas and starts painting it.
-    pub fn start(
+    /// Starts Leaflet in `element`, adds the vehicle canvas and starts painting it, in two
+    /// tasks (`super::yielding`): the map, then the fleet. Tiles come later
+    /// ([`Self::add_tiles`]).
+    pub async fn start(
         element: &HtmlElement,
         tiles: &Tiles,
         state: MapState,
@@ -90,24 +96,10 @@ impl MapView {
         let map = Map::new_with_element(element, &options)?;
         // The search box takes the top-left corner and the panel the top-right.
         let _ = map.unchecked_ref::<MapExtras>().zoom_control().set_position("bottomright");
+        yield_now().await;
         // Without tiles (none configured, or none loading: offline) the map draws a sketch
         // of the network, so vehicles never float on an empty field.
         let tiles_missing = Rc::new(Cell::new(tiles.url.is_empty()));
-        if !tiles.url.is_empty() {
-            let tile_options = TileLayerOptions::new();
-            tile_options.set_attribution(tiles.attribution.clone());
-            tile_options.set_max_zoom(19.0);
-            let layer = TileLayer::new_options(&tiles.url, &tile_options);
-            layer.add_to(&map);
-            let (missing, clock) = (Rc::clone(&tiles_missing), clock.clone());
-            let failed = Closure::<dyn Fn()>::new(move || {
-                missing.set(true);
-                clock.soon();
-            });
-            layer.unchecked_ref::<leaflet::Evented>().on("tileerror", failed.as_ref());
-            // Lives as long as the tile layer, which lives as long as the page.
-            failed.forget();
-        }
         attribution_control(&map).add_attribution(
             "Vehicle data © <a href=\"https://www.hsl.fi/en/hsl/open-data\">HSL</a>, CC BY 4.0",
         );
@@ -129,6 +121,7 @@ impl MapView {
             hit_radius: if coarse_pointer() { TOUCH_HIT_RADIUS } else { HIT_RADIUS },
             painted_any: false,
             applied_snapshot: false,
+            first_paint: None,
         }));
 
         let clicked = Rc::downgrade(&view);
@@ -158,6 +151,37 @@ impl MapView {
         clock.drive(move |now| frames.borrow_mut().frame(now));
         debug_handles::expose(&map, &view);
         Ok(view)
+    }
+
+    /// Adds the tile layer. A tile that fails to load turns the network sketch on.
+    pub fn add_tiles(&self, tiles: &Tiles) {
+        if tiles.url.is_empty() {
+            return;
+        }
+        let tile_options = TileLayerOptions::new();
+        tile_options.set_attribution(tiles.attribution.clone());
+        tile_options.set_max_zoom(19.0);
+        let layer = TileLayer::new_options(&tiles.url, &tile_options);
+        layer.add_to(&self.map);
+        let (missing, clock) = (Rc::clone(&self.tiles_missing), self.clock.clone());
+        let failed = Closure::<dyn Fn()>::new(move || {
+            missing.set(true);
+            clock.soon();
+        });
+        layer.unchecked_ref::<leaflet::Evented>().on("tileerror", failed.as_ref());
+        // Lives as long as the tile layer, which lives as long as the page.
+        failed.forget();
+    }
+
+    /// Resolves when the first vehicles have been painted (at once if they have been).
+    pub fn first_paint(&mut self) -> oneshot::Receiver<()> {
+        let (painted, receiver) = oneshot::channel();
+        if self.painted_any {
+            let _ = painted.send(());
+        } else {
+            self.first_paint = Some(painted);
+        }
+        receiver
     }
 
     pub fn map(&self) -> Map {
@@ -295,6 +319,9 @@ impl MapView {
             self.painted_any = true;
             // How long a rider waits for the first vehicle: the browser benchmark reads it.
             mark(FIRST_VEHICLE_MARK);
+            if let Some(painted) = self.first_paint.take() {
+                let _ = painted.send(());
+            }
         }
         self.last_drawn = Some((view, look, now, self.fleet.placements()));
         Next::At(fleet::next_look(now, now, 0.0, pace(now), step))
