@@ -56,10 +56,7 @@ pub fn start_live_map(container: NodeRef<Div>, state: MapState) {
         // In tasks of their own (`yielding`): each first call into wasm compiles its code
         // then, and hydration with the whole start-up made one 110-150 ms task that kept
         // the page from painting.
-        leptos::task::spawn_local(async move {
-            yielding::yield_now().await;
-            start(element, state).await;
-        });
+        yielding::after_yield(start(element, state));
     });
 }
 

@@ -8,5 +8,5 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     // In a task of its own: this is called in the task that instantiated the wasm, and
     // the two together were one long task.
-    app::after_yield(|| leptos::mount::hydrate_body(app::App));
+    app::after_yield(async { leptos::mount::hydrate_body(app::App) });
 }

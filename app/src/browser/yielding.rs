@@ -18,11 +18,11 @@ pub async fn yield_now() {
     }
 }
 
-/// Runs `work` in a task of its own, after the current one.
-pub fn after_yield(work: impl FnOnce() + 'static) {
+/// Runs `work` from a task of its own, after the current one.
+pub fn after_yield(work: impl Future<Output = ()> + 'static) {
     wasm_bindgen_futures::spawn_local(async move {
         yield_now().await;
-        work();
+        work.await;
     });
 }
 
