@@ -8,7 +8,9 @@
 //! cadence; a late report leaves the vehicle resting at its last reported position, never
 //! running ahead of the data (no extrapolation, so no drift).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::model::{Marker, VehicleId};
 use crate::wire::{Update, WireFrame};
@@ -85,7 +87,10 @@ impl Shown {
 /// Every vehicle the map shows, by id.
 #[derive(Default)]
 pub struct Fleet {
-    vehicles: HashMap<VehicleId, Shown>,
+    /// Fx, not the standard SipHash: every paint looks up each vehicle in view, and in a
+    /// fresh page's first paint (its code not yet optimised) SipHash was up to a tenth of
+    /// the frame. The keys are the server's vehicle ids, not text anyone could choose to collide.
+    vehicles: FxHashMap<VehicleId, Shown>,
     /// Per applied frame, when it started glides and the fastest of them (projected pixels
     /// per ms at zoom 0, along the faster axis), oldest first: how far anything can have
     /// moved since a given instant, without laying the fleet out.
@@ -122,8 +127,7 @@ impl Fleet {
         let mut pace = 0.0;
         let unknown = match frame {
             WireFrame::Snapshot { vehicles, .. } => {
-                let keep: std::collections::HashSet<VehicleId> =
-                    vehicles.iter().map(|update| update.id).collect();
+                let keep: FxHashSet<VehicleId> = vehicles.iter().map(|update| update.id).collect();
                 self.vehicles.retain(|id, _| keep.contains(id));
                 self.placements += (before - self.vehicles.len()) as u64;
                 self.upsert_all(vehicles, now_ms, &mut pace)

@@ -47,7 +47,6 @@ mod browser;
 pub use browser::after_yield;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Title, provide_meta_context};
 
 use crate::components::MapPage;
 
@@ -94,6 +93,9 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // Static, in the shell: when the app set it (`leptos_meta`), hydration set it
+                // again to the same text, a few milliseconds of start-up's busiest task.
+                <title>"transit-stream · Helsinki vehicles live"</title>
                 <meta name=META_TILE_URL content=map.tile_url />
                 <meta name=META_TILE_ATTRIBUTION content=map.tile_attribution />
                 <meta name=META_NOTICE content=map.notice.unwrap_or_default() />
@@ -111,7 +113,6 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
                 <script src=format!("{assets}/leaflet/leaflet.js")></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options root=assets.clone() />
-                <MetaTags />
             </head>
             <body>
                 <App />
@@ -123,9 +124,5 @@ pub fn shell(options: LeptosOptions, map: MapSettings) -> impl IntoView {
 /// The application root.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-    view! {
-        <Title text="transit-stream · Helsinki vehicles live" />
-        <MapPage />
-    }
+    view! { <MapPage /> }
 }

@@ -11,8 +11,9 @@
 //! the vehicle, is still drawn as a path: stamped from an atlas of 72 headings it cost no
 //! less.
 
-use std::collections::HashMap;
 use std::f64::consts::TAU;
+
+use rustc_hash::FxHashMap;
 
 use wasm_bindgen::JsValue;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
@@ -40,7 +41,7 @@ pub struct Sprites {
     scale: (f64, f64),
     /// By mode and colour, then by label ("" for none): the label is looked up as a `&str`
     /// without allocating, on every paint for every vehicle in view.
-    bodies: HashMap<(TransportMode, &'static str), HashMap<String, Body>>,
+    bodies: FxHashMap<(TransportMode, &'static str), FxHashMap<String, Body>>,
     len: usize,
 }
 

@@ -10,8 +10,9 @@
 //! heads, with its line number on it: a body drawn once and stamped (`super::sprites`),
 //! and a wedge for its heading.
 
-use std::collections::HashMap;
 use std::f64::consts::TAU;
+
+use rustc_hash::FxHashMap;
 
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
@@ -59,8 +60,9 @@ pub struct VehicleCanvas {
     context: CanvasRenderingContext2d,
     /// Canvas size in CSS pixels and the device pixel ratio it was sized for.
     size: (f64, f64, f64),
-    /// Reused between frames: dots grouped by (colour, opacity step).
-    batches: HashMap<(&'static str, usize), Vec<(f64, f64)>>,
+    /// Reused between frames: dots grouped by (colour, opacity step), looked up once per
+    /// vehicle in view (Fx hashing: see `Fleet`).
+    batches: FxHashMap<(&'static str, usize), Vec<(f64, f64)>>,
     /// Vehicle bodies, drawn once each and stamped.
     sprites: Sprites,
     /// The network sketch, drawn under the fleet when the tiles are missing.
@@ -98,7 +100,7 @@ impl VehicleCanvas {
             canvas,
             context,
             size: (0.0, 0.0, 0.0),
-            batches: HashMap::new(),
+            batches: FxHashMap::default(),
             sprites: Sprites::default(),
             network: Vec::new(),
         })
