@@ -3,12 +3,12 @@
 //! Why our own canvas and not one Leaflet marker per vehicle: vehicles glide, so every
 //! frame moves hundreds of them, and Leaflet redraws its whole canvas per changed marker
 //! batch through its layer machinery. Here a frame is one pass over the fleet to lay it out
-//! (plain arithmetic, [`crate::fleet::project`]; what is off screen is skipped), and a
-//! second to paint, which the map skips when the layout shows nothing new. Zoomed out,
-//! vehicles are dots batched into one path per colour and opacity step (a few dozen
-//! `fill`s for thousands of vehicles); zoomed in, each is a mode shape pointing where it
-//! heads, with its line number on it: a body drawn once and stamped (`super::sprites`),
-//! and a wedge for its heading.
+//! (plain arithmetic on positions projected as they arrive, [`Shown::projected_at`]; what
+//! is off screen is skipped), and a second to paint, which the map skips when the layout
+//! shows nothing new. Zoomed out, vehicles are dots batched into one path per colour and
+//! opacity step (a few dozen `fill`s for thousands of vehicles); zoomed in, each is a mode
+//! shape pointing where it heads, with its line number on it: a body drawn once and stamped
+//! (`super::sprites`), and a wedge for its heading.
 
 use std::f64::consts::TAU;
 
@@ -48,6 +48,12 @@ impl View {
     pub fn place(&self, lat: f64, lon: f64) -> (f64, f64) {
         let (x, y) = fleet::project(lat, lon, self.zoom);
         (x - self.origin.0, y - self.origin.1)
+    }
+
+    /// Canvas coordinates of a point projected at zoom 0 ([`Shown::projected_at`]), given
+    /// `scale`, 2^zoom.
+    fn place_projected(&self, (x, y): (f64, f64), scale: f64) -> (f64, f64) {
+        (x * scale - self.origin.0, y * scale - self.origin.1)
     }
 
     fn contains(&self, (x, y): (f64, f64)) -> bool {
@@ -123,13 +129,13 @@ impl VehicleCanvas {
     ) -> usize {
         placed.clear();
         let mut matching = 0;
+        let scale = view.zoom.exp2();
         for shown in fleet.iter() {
             if !filter.matches(&shown.marker) {
                 continue;
             }
             matching += 1;
-            let (lat, lon) = shown.at(now_ms);
-            let at = view.place(lat, lon);
+            let at = view.place_projected(shown.projected_at(now_ms), scale);
             if view.contains(at) {
                 placed.push(Placed { id: shown.marker.id, x: at.0, y: at.1 });
             }

@@ -60,12 +60,32 @@ fn a_report_during_a_glide_continues_from_where_the_vehicle_is_drawn() {
 }
 
 #[test]
+fn a_glide_is_drawn_where_projecting_its_position_puts_it() {
+    const ZOOM: f64 = 19.0;
+    let mut fleet = Fleet::default();
+    fleet.apply(delta(vec![marker(1, 60.1700, 24.9400)]), 0.0);
+    // 45 m north-east in a second; half-way there, a report 65 m on.
+    fleet.apply(delta(vec![marker(1, 60.1703, 24.9405)]), 1_000.0);
+    fleet.apply(delta(vec![marker(1, 60.1706, 24.9410)]), 1_500.0);
+    let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
+    for now in [1_500.0, 1_750.0, 2_000.0, 2_500.0, 9_000.0] {
+        let (lat, lon) = shown.at(now);
+        let (x, y) = project(lat, lon, ZOOM);
+        let (x0, y0) = shown.projected_at(now);
+        let scale = ZOOM.exp2();
+        let off = (x0 * scale - x).abs().max((y0 * scale - y).abs());
+        assert!(off < 1e-3, "{off} pixels apart at {now} ms");
+    }
+}
+
+#[test]
 fn a_jump_across_town_is_placed_not_glided() {
     let mut fleet = Fleet::default();
     fleet.apply(delta(vec![marker(1, 60.17, 24.94)]), 0.0);
     fleet.apply(delta(vec![marker(1, 60.25, 25.10)]), 1_000.0);
     let shown = fleet.get(&VehicleId::new(22, 1).expect("fits")).expect("shown");
     assert_eq!(shown.at(1_000.0), (60.25, 25.10));
+    assert_eq!(shown.projected_at(1_000.0), project(60.25, 25.10, 0.0));
 }
 
 /// The trail after reports at `seconds`, each `step_m` metres north of the last
