@@ -105,7 +105,8 @@ impl Shown {
 pub struct Fleet {
     /// Fx, not the standard SipHash: every paint looks up each vehicle in view, and in a
     /// fresh page's first paint (its code not yet optimised) SipHash was up to a tenth of
-    /// the frame. The keys are the server's vehicle ids, not text anyone could choose to collide.
+    /// the frame. The keys are the server's vehicle ids, not text anyone could choose to
+    /// make collide.
     vehicles: FxHashMap<VehicleId, Shown>,
     /// Per applied frame, when it started glides and the fastest of them (projected pixels
     /// per ms at zoom 0, along the faster axis), oldest first: how far anything can have

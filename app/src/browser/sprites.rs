@@ -14,7 +14,6 @@
 use std::f64::consts::TAU;
 
 use rustc_hash::FxHashMap;
-
 use wasm_bindgen::JsValue;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 

@@ -13,7 +13,6 @@
 use std::f64::consts::TAU;
 
 use rustc_hash::FxHashMap;
-
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
 
