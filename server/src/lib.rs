@@ -9,6 +9,7 @@
 //! * `kafka_ingest` (feature `kafka`): `transit-stream ingest`, MQTT to a Kafka topic.
 //! * [`startup`]: [`startup::Application`]: build, bind, run, shut down.
 //! * [`serve`]: the HTTP listener: header deadline, shutdown grace.
+//! * [`layers`]: the middleware around every request.
 //! * [`assets`]: the built site's files, versioned and cached for a year, or revalidated.
 //! * [`hfp`]: HFP v2 topic and payload parsing.
 //! * [`source`]: where embedded mode's messages come from (live MQTT, simulator, replay).
@@ -45,6 +46,7 @@ pub mod ingest;
 #[cfg(feature = "kafka")]
 pub mod kafka_ingest;
 pub mod ksqldb;
+pub mod layers;
 pub mod listing;
 pub mod metrics;
 pub mod positions;

@@ -24,6 +24,7 @@
 //! WebSockets leave it at the upgrade and are owned by the application's task tracker.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
@@ -33,7 +34,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use axum::body::{Bytes, HttpBody};
+use axum::extract::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -42,6 +46,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
+use tower::{BoxError, Service};
 
 use crate::metrics::Stats;
 use crate::metrics::reasons::HttpClosed;
@@ -66,13 +71,19 @@ pub struct Limits {
 
 /// Serves `router` on `listener` until `shutdown`, then drains the connections (see the
 /// module doc).
-pub async fn serve(
+pub async fn serve<App, Body>(
     listener: TcpListener,
-    router: Router,
+    app: App,
     shutdown: CancellationToken,
     limits: Limits,
     stats: Arc<Stats>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    App: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    App: Clone + Send + 'static,
+    App::Future: Send + 'static,
+    Body: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send + 'static,
+{
     // HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front of this
     // server terminates. (Serving both means sniffing the first bytes of each connection
     // first, and that wait has no deadline.)
@@ -106,7 +117,7 @@ pub async fn serve(
         let progress = Progress::default();
         let stream =
             Stalling::new(stream, limits.timeout, Arc::clone(&stats), place, progress.clone());
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(app.clone());
         let (builder, shutdown, stats) = (builder.clone(), shutdown.clone(), Arc::clone(&stats));
         connections.spawn(async move {
             let connection =

@@ -19,8 +19,7 @@ use app::ssr::{Backend, BackendHandle};
 use app::{App, MapSettings, shell};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
@@ -30,20 +29,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
-use crate::api_errors;
 use crate::assets::Site;
 use crate::backend::{EmbeddedBackend, Fallback};
 use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
 use crate::ksqldb::{Bridge, KsqlBackend, KsqlClient, KsqlError};
+use crate::layers;
 use crate::metrics::Stats;
 use crate::positions::LatestPositions;
 use crate::readiness::{Readiness, Upstream};
@@ -56,11 +50,6 @@ use crate::ws::{self, WsContext};
 
 /// How long shutdown waits for tasks (WebSocket close frames, the source) before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Answers smaller than this go uncompressed: under a packet, compression saves the client
-/// no round trip, and starting a deflate stream (tables of hundreds of KiB, allocated and
-/// zeroed) was a fifth of the server's CPU per one-vehicle answer.
-const MIN_COMPRESSED_BYTES: u16 = 1_400;
 
 /// Name of the wasm bundle written by the build script (`pkg/transit_stream.js`,
 /// `pkg/transit_stream_bg.wasm`).
@@ -208,7 +197,7 @@ impl Application {
                 allowed_origins: config.allowed_origins.clone().into(),
             },
         });
-        let router = router(state, site, config.request_timeout());
+        let router = router(state, site);
 
         Ok(Self {
             listener,
@@ -292,7 +281,9 @@ impl Application {
             );
         }
 
-        let served = serve::serve(listener, router, shutdown.clone(), limits, stats).await;
+        // Handlers get the same time as a request's headers (`serve::Limits::timeout`).
+        let app = layers::around(router, Arc::clone(&stats), limits.timeout);
+        let served = serve::serve(listener, app, shutdown.clone(), limits, stats).await;
         // The server may also have stopped on an I/O error: stop everything else too.
         shutdown.cancel();
         tracker.close();
@@ -307,7 +298,8 @@ impl Application {
     }
 }
 
-fn router(state: AppState, site: Site, request_timeout: Duration) -> Router {
+/// The routes; [`layers::around`] puts the middleware around them when the server runs.
+fn router(state: AppState, site: Site) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend.clone();
     let (options, map) = (state.leptos_options.clone(), Arc::clone(&state.map));
@@ -332,30 +324,6 @@ fn router(state: AppState, site: Site, request_timeout: Duration) -> Router {
             move || shell(options.clone(), MapSettings::clone(&map)),
         )
         .fallback_service(site.plain())
-        .layer(middleware::from_fn(api_errors::limit_form))
-        // Handlers that wait on a client (a body sent slowly or never) or on an upstream
-        // end here; streamed bodies (/api/stream) and WebSockets have begun by then.
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state.stats),
-            api_errors::shape_and_count,
-        ))
-        // Every answer: no content sniffing, no framing by other sites. The page's
-        // Content-Security-Policy needs the page's nonce, so the page sets it (`app::ssr`).
-        // Typed layers, not `from_fn`: no boxed service and future per request.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(
-            CompressionLayer::new()
-                .compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))),
-        )
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
