@@ -183,10 +183,11 @@ test('vehicles glide between reports instead of jumping, and are painted on the 
   const smooth = moving.filter((t) => distinct(t) >= 10);
   expect(smooth.length, 'vehicles moving through many intermediate positions').toBeGreaterThan(moving.length / 2);
 
-  // And the canvas really shows them: the pixel under an isolated vehicle is painted.
+  // And the canvas really shows them: the pixel under an isolated vehicle is painted, opaque
+  // (the faint network sketch under it is not the vehicle).
   const target = await isolatedVehicle(page);
   expect(target).toBeDefined();
-  expect(await paintedAt(page, target!.id)).not.toBe('transparent');
+  expect(await paintedAt(page, target!.id)).toMatch(OPAQUE);
 });
 
 test('zoomed out, the map asks for animation frames only when they can show something new', async ({ page }) => {
@@ -224,8 +225,11 @@ test('zoomed out, the map asks for animation frames only when they can show some
   await drawn(page);
   const target = await isolatedVehicle(page);
   expect(target).toBeDefined();
-  expect(await paintedAt(page, target!.id)).not.toBe('transparent');
+  expect(await paintedAt(page, target!.id)).toMatch(OPAQUE);
 });
+
+/** An opaque colour as `paintedAt` gives it: a vehicle itself, not the sketch under it. */
+const OPAQUE = /^#[0-9a-f]{6}$/;
 
 /** How each mode and each delay class is painted (`app/src/palette.rs`). */
 const MODE_COLOURS: Record<string, string> = {

@@ -57,8 +57,9 @@ export async function clickVehicle(page: Page, id: string): Promise<void> {
   await page.mouse.click(box.x + now.x, box.y + now.y);
 }
 
-/** The colour (`#rrggbb`) painted at a vehicle's point on the vehicle canvas, or `above`
- * CSS pixels above it. */
+/** The colour painted at a vehicle's point on the vehicle canvas, or `above` CSS pixels
+ * above it: `#rrggbb` where it is opaque, as a fresh vehicle's body is, `#rrggbbaa` where
+ * it is not (the network sketch under the vehicles is faint, in the same colours). */
 export async function paintedAt(page: Page, id: string, above = 0): Promise<string> {
   return page.evaluate(
     ([id, above]) => {
@@ -68,7 +69,8 @@ export async function paintedAt(page: Page, id: string, above = 0): Promise<stri
       const [r, g, b, a] = canvas
         .getContext('2d')!
         .getImageData(Math.round(v.x * ratio), Math.round((v.y - above) * ratio), 1, 1).data;
-      return a === 0 ? 'transparent' : '#' + [r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('');
+      const hex = (values: number[]) => values.map((c) => c.toString(16).padStart(2, '0')).join('');
+      return a === 0 ? 'transparent' : '#' + hex(a === 255 ? [r, g, b] : [r, g, b, a]);
     },
     [id, above] as const,
   );

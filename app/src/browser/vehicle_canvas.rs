@@ -13,6 +13,7 @@
 use std::f64::consts::TAU;
 
 use rustc_hash::FxHashMap;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlElement};
 
@@ -189,7 +190,7 @@ impl VehicleCanvas {
                 ctx.begin_path();
                 for &(x, y) in points {
                     ctx.move_to(x + radius, y);
-                    let _ = ctx.arc(x, y, radius, 0.0, TAU);
+                    circle(ctx, (x, y), radius);
                 }
                 ctx.fill();
             }
@@ -303,6 +304,27 @@ pub(super) fn canvas_2d() -> Result<(HtmlCanvasElement, CanvasRenderingContext2d
     let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
     let context = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
     Ok((canvas, context))
+}
+
+// `arc` as a plain call. web-sys declares it as one that may throw (it does for a negative
+// radius), so its JavaScript glue wraps every call in a helper that catches exceptions,
+// allocating a closure and an `arguments` object, and the paint zoomed out calls it once
+// per dot: in a fresh page's CPU profiles `arc` took 7.5 % of the first paint's task through
+// the helper, 4.6 % without. The dots' radii are positive constants: it cannot throw.
+#[wasm_bindgen]
+extern "C" {
+    /// The 2D context, seen through the one method bound here.
+    #[wasm_bindgen(js_name = CanvasRenderingContext2D)]
+    type PlainArc;
+
+    #[wasm_bindgen(method)]
+    fn arc(this: &PlainArc, x: f64, y: f64, radius: f64, start_angle: f64, end_angle: f64);
+}
+
+/// Adds a whole circle of a positive `radius` to the current path.
+fn circle(ctx: &CanvasRenderingContext2d, (x, y): (f64, f64), radius: f64) {
+    debug_assert!(radius > 0.0, "arc throws for a negative radius");
+    ctx.unchecked_ref::<PlainArc>().arc(x, y, radius, 0.0, TAU);
 }
 
 /// The step of an opacity between [`fleet::FADED_ALPHA`] (last step) and 1 (step 0).
