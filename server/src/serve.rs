@@ -1,5 +1,5 @@
-//! The HTTP listener: accepts connections and serves the router on each, with the two
-//! limits `axum::serve` leaves out.
+//! The HTTP listener: accepts connections and serves the application (the router in its
+//! middleware, `crate::layers`) on each, with the limits `axum::serve` leaves out.
 //!
 //! * **A deadline for request headers.** A connection must deliver each request's headers
 //!   within [`Limits::timeout`], counted from when the server starts waiting for them, so
@@ -69,9 +69,9 @@ pub struct Limits {
     pub per_address: usize,
 }
 
-/// Serves `router` on `listener` until `shutdown`, then drains the connections (see the
+/// Serves `app` on `listener` until `shutdown`, then drains the connections (see the
 /// module doc).
-pub async fn serve<App, Body>(
+pub async fn serve<App, ResBody>(
     listener: TcpListener,
     app: App,
     shutdown: CancellationToken,
@@ -79,10 +79,10 @@ pub async fn serve<App, Body>(
     stats: Arc<Stats>,
 ) -> io::Result<()>
 where
-    App: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    App: Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>,
     App: Clone + Send + 'static,
     App::Future: Send + 'static,
-    Body: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send + 'static,
+    ResBody: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send + 'static,
 {
     // HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front of this
     // server terminates. (Serving both means sniffing the first bytes of each connection
