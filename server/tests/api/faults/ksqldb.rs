@@ -12,8 +12,8 @@ use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::proxy::FaultProxy;
 
 use super::{
-    BROWSERS, Browsers, FREEZE, Footprint, Positions, all_told, losses, on_the_wire, one_at_a_time,
-    readiness, under_load, until_listed,
+    BROWSERS, Browsers, FREEZE, Footprint, Positions, assert_all_told, losses, on_the_wire,
+    one_at_a_time, readiness, under_load, until_listed,
 };
 
 const VEHICLES: u32 = 300;
@@ -81,7 +81,7 @@ async fn recover(
 ) {
     app.wait_until_ready(true).await;
     let (seen, connected) = browsers.end_with(last).await;
-    assert!(all_told(&seen), "every browser was told the feed stalled, then that it is live");
+    assert_all_told(&seen);
     // The proxy passes on the server's goodbyes to abandoned queries when it thaws.
     eventually("one push query, whatever the reconnects", || fake.open_push_queries() == 1).await;
     Footprint::of(app).assert_back_to(&before);

@@ -84,14 +84,24 @@ impl Browsers {
             }
         })
         .await;
-        assert!(joined.is_ok(), "{} of {count} browsers caught up in time", seen.len());
+        assert!(
+            joined.is_ok(),
+            "{} of {count} browsers caught up in time (held the upstream's state and, after a \
+             stall, heard that the feed is live again)",
+            seen.len()
+        );
         assert!(seen.iter().all(|s| s.current), "every browser ends with the upstream's state");
         (seen, connected)
     }
 }
 
-/// Reads until the browser holds exactly the `target` positions (once there is one),
-/// noting the status frames on the way. Returns the client still connected.
+/// Reads until the browser holds exactly the `target` positions (once there is one) and,
+/// if it was told the feed stalled, has been told it is live again; notes the status frames
+/// on the way. Returns the client still connected.
+///
+/// The recovered positions may arrive a tick before the word that the feed is live: the
+/// ksqlDB bridge marks itself ready just after it loads the table, and a tick in between
+/// sends the positions first. So a browser holding them keeps reading for that word.
 async fn browse(
     mut client: WsClient,
     mut target: watch::Receiver<Option<Arc<Positions>>>,
@@ -100,8 +110,8 @@ async fn browse(
     loop {
         if let Some(target) = target.borrow().clone() {
             let held: Positions = client.known().values().map(|m| (m.id, (m.lat, m.lon))).collect();
-            if held == *target {
-                seen.current = true;
+            seen.current = held == *target;
+            if seen.current && (seen.live_again || !seen.stalled) {
                 return (seen, client);
             }
         }
@@ -118,8 +128,15 @@ async fn browse(
 }
 
 /// Every browser was told the feed stalled, and then that it is live again.
-pub fn all_told(seen: &[Seen]) -> bool {
-    seen.iter().all(|s| s.stalled && s.live_again)
+pub fn assert_all_told(seen: &[Seen]) {
+    let not_stalled = seen.iter().filter(|s| !s.stalled).count();
+    let not_live = seen.iter().filter(|s| s.stalled && !s.live_again).count();
+    assert!(
+        not_stalled + not_live == 0,
+        "every browser was told the feed stalled, then that it is live: {not_stalled} of {} \
+         never heard it stalled, {not_live} never heard it is live again",
+        seen.len()
+    );
 }
 
 /// How many vehicles `/api/vehicles` lists (it answers 200 even while the feed is down).

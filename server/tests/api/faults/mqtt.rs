@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use server::config::SourceKind;
 
 use super::{
-    BROWSERS, Browsers, FREEZE, Footprint, Positions, all_told, losses, on_the_wire, one_at_a_time,
-    readiness, under_load, until_listed,
+    BROWSERS, Browsers, FREEZE, Footprint, Positions, assert_all_told, losses, on_the_wire,
+    one_at_a_time, readiness, under_load, until_listed,
 };
 use crate::helpers::{TestApp, spawn_app_with, vehicle, vp_message};
 use crate::mosquitto::{Mosquitto, publish_raw_to};
@@ -61,7 +61,7 @@ async fn recover(app: &TestApp, broker: &Mosquitto, browsers: Browsers, before: 
     let (messages, last) = round(9);
     broker.publish_raw(messages).await;
     let (seen, connected) = browsers.end_with(last).await;
-    assert!(all_told(&seen), "every browser was told the feed stalled, then that it is live");
+    assert_all_told(&seen);
     Footprint::of(app).assert_back_to(&before);
     drop(connected);
 }
