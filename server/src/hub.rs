@@ -279,14 +279,18 @@ impl Hub {
 
     /// One tick: expire, drain and publish the changes as a single shared frame.
     pub fn tick(&self, now: Instant) {
-        // Only the ticker writes `announced_live`; the swap reads the previous announcement
-        // and records the new one in one step.
+        let changes = self.positions.drain_changes(now);
+        // Read after the drain, and announced ahead of its delta: an upstream that reloads
+        // the table marks itself up under the table's lock (`Ingest::snapshot`), so a drain
+        // that carries the reloaded positions finds it up, and clients hear that the feed
+        // is live before they get them. Read before the drain, the flag could still be down
+        // while the drain already held the reload. Only the ticker writes `announced_live`;
+        // the swap reads the previous announcement and records the new one in one step.
         let live = self.readiness.is_ready();
         if live != self.announced_live.swap(live, Ordering::Relaxed) {
             let feed = if live { FeedState::Live } else { FeedState::Stalled };
             let _ = self.deltas.send(status_frame(feed));
         }
-        let changes = self.positions.drain_changes(now);
         self.stats.vehicles.set(i64::try_from(self.positions.len()).unwrap_or(i64::MAX));
         let Some(changes) = changes else { return };
         self.stats.vehicles_expired.add(changes.removed.len() as u64);

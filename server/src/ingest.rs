@@ -11,6 +11,7 @@ use app::model::VehiclePosition;
 use crate::hfp::{self, HfpError};
 use crate::metrics::Stats;
 use crate::positions::{LatestPositions, Upsert};
+use crate::readiness::Readiness;
 
 /// What became of a valid message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +48,17 @@ impl Ingest {
         outcome
     }
 
-    /// Replaces the table with an upstream snapshot (after a reconnect).
-    pub fn snapshot(&self, positions: Vec<VehiclePosition>, now: Instant) {
-        self.positions.replace_all(positions, now);
+    /// Replaces the table with an upstream snapshot (after a reconnect) and marks the
+    /// upstream delivering, in one step as the hub sees the table: a tick finds both the
+    /// reloaded positions and the upstream up, or neither.
+    pub fn snapshot(&self, positions: Vec<VehiclePosition>, now: Instant, upstream: &Readiness) {
+        self.positions.replace_all(positions, now, || upstream.up());
+    }
+
+    /// Empties the table (a replay starting over): every vehicle leaves the map in the
+    /// next delta.
+    pub fn clear(&self, now: Instant) {
+        self.positions.replace_all(Vec::new(), now, || {});
     }
 
     /// Takes one MQTT message. A rejected message is counted and returned as an error for

@@ -156,7 +156,12 @@ impl LatestPositions {
     /// Makes the table hold exactly `positions` (an upstream snapshot after a reconnect):
     /// vehicles not in it leave the map in the next delta, the others are upserted as
     /// usual, so a snapshot older than what the table has never moves a vehicle back.
-    pub fn replace_all(&self, positions: Vec<VehiclePosition>, now: Instant) {
+    ///
+    /// `then` runs before the lock is released, so no drain, snapshot or lookup sees the
+    /// new table without what `then` did: the ksqlDB bridge marks itself delivering there,
+    /// and the hub, which reads readiness after its drain, never sends the reloaded
+    /// positions ahead of the word that the feed is live.
+    pub fn replace_all(&self, positions: Vec<VehiclePosition>, now: Instant, then: impl FnOnce()) {
         let mut table = self.lock();
         let keep: HashSet<VehicleId> = positions.iter().map(|p| p.id).collect();
         let Table { vehicles, dirty, described, visited, dropped, .. } = &mut *table;
@@ -173,6 +178,7 @@ impl LatestPositions {
         for position in positions {
             table.upsert(position, now);
         }
+        then();
     }
 
     /// The latest position of one vehicle.

@@ -45,7 +45,9 @@ impl Upstream {
 
 /// A shared flag with the upstream that cleared it, the degraded upstreams and the loss
 /// counts. The flags are `Relaxed` atomics: they are a status report, and nothing else is
-/// published through them. Losses are rare (a reconnect, not a message), so a mutex is fine.
+/// published through them. Where the flag must agree with the table (the ksqlDB bridge's
+/// reload), it is set under the table's lock, which orders it. Losses are rare (a
+/// reconnect, not a message), so a mutex is fine.
 #[derive(Debug, Clone)]
 pub struct Readiness(Arc<Inner>);
 

@@ -49,7 +49,7 @@ impl Sink for Ingest {
     }
 
     fn restart(&self) {
-        self.snapshot(Vec::new(), Instant::now());
+        self.clear(Instant::now());
     }
 }
 

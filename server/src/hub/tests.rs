@@ -297,6 +297,26 @@ fn clients_are_told_when_the_data_source_stalls_and_recovers() {
 }
 
 #[test]
+fn a_reloaded_table_reaches_clients_after_the_word_that_the_feed_is_live() {
+    let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
+    let readiness = Readiness::waiting_for(Upstream::Ksqldb);
+    let hub = Hub::new(Arc::clone(&positions), Arc::new(Stats::default()), readiness.clone());
+    let (_, mut rx) = hub.subscribe();
+    // What the ksqlDB bridge does on every (re)connect (`Ingest::snapshot`).
+    positions.replace_all(vec![position(1, 1_000), position(2, 1_000)], Instant::now(), || {
+        readiness.up()
+    });
+    hub.tick(Instant::now());
+    let first = rx.try_recv().expect("a first frame");
+    assert_eq!(parse(&first), ServerFrame::Status { feed: FeedState::Live });
+    let second = rx.try_recv().expect("a second frame");
+    assert!(
+        matches!(parse(&second), ServerFrame::Delta { ref upserts, .. } if upserts.len() == 2),
+        "then the reloaded positions: {second:?}"
+    );
+}
+
+#[test]
 fn a_client_joining_between_ticks_follows_the_announcements() {
     let positions = Arc::new(LatestPositions::new(Duration::from_secs(60)));
     let readiness = Readiness::waiting_for(Upstream::Ksqldb);

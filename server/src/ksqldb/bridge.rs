@@ -170,8 +170,7 @@ impl Bridge {
             .filter_map(|row| self.usable(row))
             .filter(|position| position.timestamp_ms >= oldest_ms)
             .collect();
-        ingest.snapshot(positions, Instant::now());
-        self.readiness.up();
+        ingest.snapshot(positions, Instant::now(), &self.readiness);
         if let Some(again) = snapshots.admit() {
             tracing::info!(
                 reloaded_meanwhile = again,

@@ -171,7 +171,7 @@ fn replacing_the_table_drops_the_missing_and_keeps_the_newest() {
 
     // An upstream snapshot without vehicle 2, with an older position of vehicle 1 and a
     // new vehicle 3.
-    table.replace_all(vec![position(1, 4_000, 60.9), position(3, 1_000, 60.3)], now);
+    table.replace_all(vec![position(1, 4_000, 60.9), position(3, 1_000, 60.3)], now, || {});
     let changes = table.drain_changes(now).expect("changes");
     assert_eq!(changes.removed, vec![VehicleId::new(22, 2).expect("fits")]);
     let upserted: Vec<u32> = changes.upserts.iter().map(|c| c.marker.id.number()).collect();
@@ -185,9 +185,22 @@ fn a_vehicle_dropped_and_back_before_the_drain_is_not_removed() {
     let now = Instant::now();
     table.upsert(position(1, 1_000, 60.1), now);
     table.drain_changes(now);
-    table.replace_all(Vec::new(), now);
+    table.replace_all(Vec::new(), now, || {});
     table.upsert(position(1, 2_000, 60.2), now);
     let changes = table.drain_changes(now).expect("changes");
     assert!(changes.removed.is_empty());
     assert_eq!(changes.upserts.len(), 1);
+}
+
+#[test]
+fn what_follows_a_replacement_is_done_before_anyone_can_see_the_new_table() {
+    let table = LatestPositions::new(TTL);
+    let now = Instant::now();
+    let mut ran = false;
+    table.replace_all(vec![position(1, 1_000, 60.1)], now, || {
+        assert!(table.table.try_lock().is_err(), "still under the table's lock");
+        ran = true;
+    });
+    assert!(ran);
+    assert_eq!(table.len(), 1);
 }

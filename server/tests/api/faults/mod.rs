@@ -99,9 +99,11 @@ impl Browsers {
 /// if it was told the feed stalled, has been told it is live again; notes the status frames
 /// on the way. Returns the client still connected.
 ///
-/// The recovered positions may arrive a tick before the word that the feed is live: the
-/// ksqlDB bridge marks itself ready just after it loads the table, and a tick in between
-/// sends the positions first. So a browser holding them keeps reading for that word.
+/// A connected browser hears that the feed is live no later than the tick that brings the
+/// recovered positions (`Hub::tick`). But one that gets a snapshot between the reload and
+/// that tick (resynced after falling behind) holds them while it was last told the feed
+/// stalled, as new clients are told what the hub last announced; it hears the word a tick
+/// later. So a browser holding them keeps reading for that word.
 async fn browse(
     mut client: WsClient,
     mut target: watch::Receiver<Option<Arc<Positions>>>,
