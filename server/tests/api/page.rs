@@ -11,12 +11,29 @@ async fn the_page_renders_the_map_shell_with_leaflet_and_the_wasm_bundle() {
     for expected in [
         r#"id="map""#,
         r#"data-testid="status""#,
-        r#"<script src="/leaflet/leaflet.js"></script>"#,
+        LEAFLET,
         "/pkg/transit_stream.js",
         "transit-stream:tile-url",
     ] {
         assert!(html.contains(expected), "missing {expected} in\n{html}");
     }
+}
+
+/// Leaflet, deferred so that the page paints without waiting for it.
+const LEAFLET: &str = r#"<script defer src="/leaflet/leaflet.js"></script>"#;
+
+#[tokio::test]
+async fn leaflet_runs_before_the_module_that_starts_the_map_without_holding_up_the_first_paint() {
+    let app = spawn_app().await;
+    let html = app.http.get(&app.url).send().await.expect("GET /").text().await.expect("html");
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle} in\n{html}"));
+    // Deferred and module scripts run in document order once the page is parsed: Leaflet
+    // must come first, as the wasm binds to its global `L`.
+    assert!(at(LEAFLET) < at(r#"<script type="module""#), "{html}");
+    // And no classic script in the head may block parsing on a download.
+    let head = &html[..at("</head>")];
+    let blocking = head.match_indices("<script src=").count();
+    assert_eq!(blocking, 0, "a blocking script in\n{head}");
 }
 
 #[tokio::test]
@@ -101,7 +118,7 @@ async fn a_versioned_build_names_its_files_under_the_version_and_browsers_may_ke
 
     let html = app.http.get(&app.url).send().await.expect("GET /").text().await.expect("html");
     for named in [
-        r#"<script src="/v/00c0ffee00c0ffee/leaflet/leaflet.js"></script>"#,
+        r#"<script defer src="/v/00c0ffee00c0ffee/leaflet/leaflet.js"></script>"#,
         r#"href="/v/00c0ffee00c0ffee/style/main.css""#,
         r#"href="/v/00c0ffee00c0ffee/pkg/transit_stream.js""#,
         r#"href="/v/00c0ffee00c0ffee/pkg/transit_stream_bg.wasm""#,
