@@ -14,6 +14,7 @@ mod ksqldb;
 mod mosquitto;
 mod mqtt;
 mod page;
+mod program;
 mod proxy;
 mod redis;
 mod redis_server;
