@@ -9,9 +9,10 @@
 #
 #   scripts/bench-http.sh [--smoke]    writes target/bench/http.json (http-smoke.json)
 #
-# One vehicle from memory and the floor run in alternating pairs (BENCH_HTTP_PAIRS, 5): their
-# ratio is the median of the pairs' ratios, which survives a noisy machine; the other
-# endpoints run once.
+# Each ratio comes from alternating pairs (BENCH_HTTP_PAIRS, 5): one vehicle from memory
+# against the floor, one vehicle from Redis against redis-benchmark's GET. A ratio is the
+# median of its pairs' ratios, which survives a noisy machine, where one run of each, minutes
+# apart, measures the machine's mood as much as the server. The other endpoints run once.
 #
 # Knobs: BENCH_HTTP_SECONDS (10 per run), BENCH_HTTP_PAIRS. Part of scripts/bench.sh.
 set -euo pipefail
@@ -67,12 +68,14 @@ step "Starting Redis and the server"
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >"$work/redis.log" &
 pids+=($!)
+redis_pid=$!
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 "$binary" --bind 127.0.0.1:0 --source simulator --sim-vehicles 2000 \
   --redis-url "redis://127.0.0.1:$redis_port/0" --max-connections-per-address 0 \
   --site-root "$work" >"$work/server.log" 2>/dev/null &
 pids+=($!)
+server_pid=$!
 for _ in $(seq 100); do grep -q "serving the map at" "$work/server.log" && break; sleep 0.1; done
 url=$(grep -o 'http://[^ ]*' "$work/server.log")
 # Every simulated vehicle reports within its first seconds.
@@ -103,6 +106,7 @@ echo "Redis holds $vehicles vehicles; one-vehicle requests ask for $id" >&2
 curl -sf "$url/api/ksqldb/vehicles/$id" >"$work/one.json"
 "$floor" "$work/one.json" >"$work/floor.log" &
 pids+=($!)
+floor_pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/floor.log" && break; sleep 0.1; done
 floor_url=$(grep -o 'http://[^ ]*' "$work/floor.log" || true)
 [[ -n "$floor_url" ]] || { echo "The HTTP floor did not start." >&2; exit 1; }
@@ -113,22 +117,38 @@ wrk.body = "id=${id/\//%2F}"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
 
-# One wrk run: prints "requests/s p99_ms errors" for the JSON below.
+# CPU time, in clock ticks, a running process has used so far (user and system).
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tick_s=$(getconf CLK_TCK)
+
+# Runs a load client with its output to stdout, and writes the CPU seconds it used to
+# $work/client-cpu: what the machine spent sending the load, beside what answering cost.
+metered() {
+  python3 -c '
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:]).returncode
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%f" % (usage.ru_utime + usage.ru_stime))
+sys.exit(code)' "$work/client-cpu" "$@"
+}
+
+# One wrk run: prints "requests/s p99_ms errors requests" for the JSON below.
 run() {
   local connections=$1
   shift
-  wrk -t2 -c"$connections" -d"${seconds}s" --latency -H 'Accept-Encoding: gzip' "$@" 2>&1 |
+  metered wrk -t2 -c"$connections" -d"${seconds}s" --latency -H 'Accept-Encoding: gzip' "$@" 2>&1 |
     python3 -c '
 import re, sys
 text = sys.stdin.read()
 rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+requests = int(re.search(r"(\d+) requests in", text).group(1))
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 m = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
 p99 = float(m.group(1)) * unit[m.group(2)]
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 broken = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, broken.groups())) if broken else 0)
-print(rate, p99, errors)'
+print(rate, p99, errors, requests)'
 }
 
 declare -A cases=(
@@ -139,52 +159,79 @@ declare -A cases=(
   ["one, Redis"]="$url/api/redis/vehicles/$id"
   ["click (server function)"]="-s $work/click.lua $url/api/vehicle"
 )
-order=("list, memory" "list, Redis" "one, memory" "one, bare axum" "one, Redis" "click (server function)")
+# Each case measured against a baseline runs in alternating pairs with it; the baselines
+# are not run on their own.
+declare -A partner=(["one, memory"]="one, bare axum" ["one, Redis"]="redis-benchmark GET")
+order=("list, memory" "list, Redis" "one, memory" "one, Redis" "click (server function)")
+
+# redis-benchmark's GET, as the issue names it (`-t get`, its own key and value, one
+# thread), on the same Redis: prints "requests/s p99_ms errors requests" like `run`. It
+# counts requests, not seconds, so a run asks for about as many as the machine answers in
+# a wrk run's time.
+redis_get() {
+  local connections=$1 requests=$((smoke ? 2000 : seconds * 60000))
+  metered redis-benchmark -p "$redis_port" -t get -n "$requests" -c "$connections" --csv 2>/dev/null |
+    python3 -c '
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+get = next(r for r in rows if r["test"] == "GET")
+print(float(get["rps"]), float(get["p99_latency_ms"]), 0, sys.argv[1])' "$requests"
+}
 
 results="$work/results.txt"
 : >"$results"
-# One wrk run of a case, appended to the results with its pair (0: not paired).
+# One run of a case, appended to the results with its pair (0: not paired) and the CPU
+# seconds the load client, the answering server and Redis each used meanwhile.
 measure() {
-  local name=$1 c=$2 pair=$3 rate p99 errors
-  step "wrk: $name, $c connections, ${seconds} s$( ((pair)) && echo ", pair $pair of $pairs")"
-  # shellcheck disable=SC2086 # the case's words are wrk's arguments
-  read -r rate p99 errors < <(run "$c" ${cases[$name]})
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rate" "$p99" "$errors" "$pair" | tee -a "$results" >&2
+  local name=$1 c=$2 pair=$3 rate p99 errors requests answering=0 server0=0 server1=0 redis0 redis1
+  step "$name, $c connections$( ((pair)) && echo ", pair $pair of $pairs")"
+  case $name in
+    "redis-benchmark GET") ;; # Redis answers, counted as Redis
+    "one, bare axum") answering=$floor_pid ;;
+    *) answering=$server_pid ;;
+  esac
+  ((answering)) && server0=$(ticks "$answering")
+  redis0=$(ticks "$redis_pid")
+  if [[ $name == "redis-benchmark GET" ]]; then
+    read -r rate p99 errors requests < <(redis_get "$c")
+  else
+    # shellcheck disable=SC2086 # the case's words are wrk's arguments
+    read -r rate p99 errors requests < <(run "$c" ${cases[$name]})
+  fi
+  ((answering)) && server1=$(ticks "$answering")
+  redis1=$(ticks "$redis_pid")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rate" "$p99" "$errors" "$pair" \
+    "$requests" "$(<"$work/client-cpu")" "$(((server1 - server0)))" "$(((redis1 - redis0)))" | tee -a "$results" >&2
 }
 for name in "${order[@]}"; do
   for c in "${connections[@]}"; do
-    case $name in
-      "one, bare axum") ;; # in the pairs below
-      "one, memory")
-        for ((pair = 1; pair <= pairs; pair++)); do
-          if ((pair % 2)); then both=("one, memory" "one, bare axum"); else both=("one, bare axum" "one, memory"); fi
-          for each in "${both[@]}"; do measure "$each" "$c" "$pair"; done
-        done
-        ;;
-      *) measure "$name" "$c" 0 ;;
-    esac
+    baseline=${partner[$name]:-}
+    if [[ -z $baseline ]]; then
+      measure "$name" "$c" 0
+      continue
+    fi
+    for ((pair = 1; pair <= pairs; pair++)); do
+      if ((pair % 2)); then both=("$name" "$baseline"); else both=("$baseline" "$name"); fi
+      for each in "${both[@]}"; do measure "$each" "$c" "$pair"; done
+    done
   done
 done
 
-step "redis-benchmark: GET on the same Redis"
-redis_gets=()
-for c in "${connections[@]}"; do
-  rate=$(redis-benchmark -p "$redis_port" -t get -n $((smoke ? 2000 : 200000)) -c "$c" -q 2>/dev/null |
-    grep -o 'GET: [0-9.]*' | grep -o '[0-9.]*$')
-  redis_gets+=("$c=$rate")
-  echo "GET at $c connections: $rate requests/s" >&2
-done
-
 suffix=$( ((smoke)) && echo -smoke || true)
-python3 - "$results" "$out/http$suffix.json" "$vehicles" "$seconds" "$pairs" "${redis_gets[@]}" <<'PY'
+python3 - "$results" "$out/http$suffix.json" "$vehicles" "$seconds" "$pairs" "$tick_s" <<'PY'
 import json, statistics, sys
-results, path, vehicles, seconds, pairs, *gets = sys.argv[1:]
-redis_get = {int(c): float(r) for c, r in (g.split("=") for g in gets)}
+results, path, vehicles, seconds, pairs, tick_s = sys.argv[1:]
 raw = []
 for line in open(results):
-    name, c, rate, p99, errors, pair = line.rstrip("\n").split("\t")
+    name, c, rate, p99, errors, pair, requests, client_s, server_ticks, redis_ticks = line.rstrip("\n").split("\t")
+    # CPU per request, in microseconds: the load client's, the answering server's (none
+    # for redis-benchmark, which Redis answers) and Redis's.
+    per = lambda seconds: seconds / int(requests) * 1e6
     raw.append({"endpoint": name, "connections": int(c), "requests_per_s": float(rate),
-                "p99_ms": float(p99), "errors": int(errors), "pair": int(pair)})
+                "p99_ms": float(p99), "errors": int(errors), "pair": int(pair),
+                "requests": int(requests), "client_cpu_us": per(float(client_s)),
+                "server_cpu_us": per(int(server_ticks) / int(tick_s)),
+                "redis_cpu_us": per(int(redis_ticks) / int(tick_s))})
 # Per endpoint and connection count, in the order first run: medians of the runs.
 keys = list(dict.fromkeys((r["endpoint"], r["connections"]) for r in raw))
 keys.sort(key=lambda k: next(i for i, r in enumerate(raw) if r["endpoint"] == k[0]))
@@ -194,28 +241,34 @@ for name, c in keys:
     runs.append({"endpoint": name, "connections": c, "runs": len(mine),
                  "requests_per_s": statistics.median(r["requests_per_s"] for r in mine),
                  "p99_ms": statistics.median(r["p99_ms"] for r in mine),
-                 "errors": sum(r["errors"] for r in mine)})
-# One vehicle from memory over the floor: the median of each pair's ratio.
-floor_ratio = {}
-for c in sorted({r["connections"] for r in raw}):
-    by_pair = {}
-    for r in raw:
-        if r["connections"] == c and r["pair"]:
-            by_pair.setdefault(r["pair"], {})[r["endpoint"]] = r
-    ratios = [p["one, memory"]["requests_per_s"] / p["one, bare axum"]["requests_per_s"]
-              for p in by_pair.values() if len(p) == 2]
-    if ratios:
-        floor_ratio[c] = statistics.median(ratios)
-print("| Endpoint | Connections | Requests/s | p99 |")
-print("| --- | --- | --- | --- |")
+                 "errors": sum(r["errors"] for r in mine),
+                 **{key: statistics.median(r[key] for r in mine)
+                    for key in ("client_cpu_us", "server_cpu_us", "redis_cpu_us")}})
+# A case over its baseline, per connection count: the median of each pair's ratio.
+def ratio(case, baseline):
+    out = {}
+    for c in sorted({r["connections"] for r in raw}):
+        by_pair = {}
+        for r in raw:
+            if r["connections"] == c and r["pair"] and r["endpoint"] in (case, baseline):
+                by_pair.setdefault(r["pair"], {})[r["endpoint"]] = r
+        ratios = [p[case]["requests_per_s"] / p[baseline]["requests_per_s"]
+                  for p in by_pair.values() if len(p) == 2]
+        if ratios:
+            out[c] = statistics.median(ratios)
+    return out
+floor_ratio = ratio("one, memory", "one, bare axum")
+redis_ratio = ratio("one, Redis", "redis-benchmark GET")
+print("| Endpoint | Connections | Requests/s | p99 | CPU µs per request: client + server + Redis |")
+print("| --- | --- | --- | --- | --- |")
 for r in runs:
     extra = ""
-    if r["endpoint"] == "one, Redis" and r["connections"] in redis_get:
-        extra = " (%.2f× redis-benchmark GET, %.0f/s)" % (r["requests_per_s"] / redis_get[r["connections"]], redis_get[r["connections"]])
+    if r["endpoint"] == "one, Redis" and r["connections"] in redis_ratio:
+        extra = " (%.2f× redis-benchmark GET)" % redis_ratio[r["connections"]]
     if r["endpoint"] == "one, memory" and r["connections"] in floor_ratio:
         extra = " (%.2f× bare axum)" % floor_ratio[r["connections"]]
-    print("| %s | %d | %.0f%s | %.1f ms |" % (r["endpoint"], r["connections"], r["requests_per_s"], extra, r["p99_ms"]))
+    cpu = "%.1f + %.1f + %.1f" % (r["client_cpu_us"], r["server_cpu_us"], r["redis_cpu_us"])
+    print("| %s | %d | %.0f%s | %.1f ms | %s |" % (r["endpoint"], r["connections"], r["requests_per_s"], extra, r["p99_ms"], cpu))
 json.dump({"vehicles": int(vehicles), "seconds_per_run": int(seconds), "pairs": int(pairs),
-           "runs": runs, "floor_ratio": floor_ratio, "raw": raw,
-           "redis_benchmark_get_per_s": redis_get}, open(path, "w"), indent=2)
+           "runs": runs, "floor_ratio": floor_ratio, "redis_ratio": redis_ratio, "raw": raw}, open(path, "w"), indent=2)
 PY

@@ -134,23 +134,28 @@ out(
   "connections; Redis lookups ≥ 0.5× redis-benchmark's GET. One vehicle from memory is also",
   'compared with a bare axum server answering the same bytes under the same wrk (`one, bare axum`,',
   '`server/benches/http_floor.rs`): the floor of HTTP on these two cores, wrk running on them too.',
-  `The two ran in ${http.pairs ?? 1} alternating pairs: their rows are medians over the runs, their ratio the`,
-  "median of the pairs' ratios. Every other row is one run.",
+  `The two ran in ${http.pairs} alternating pairs, as did one vehicle from Redis and redis-benchmark's`,
+  'GET on the same Redis (`-t get`, one thread): their rows are medians over the runs, each ratio the',
+  "median of the pairs' ratios. Every other row is one run. With every core busy, requests/s follow",
+  'the CPU each request costs the whole machine, so each run also notes the CPU time, per request,',
+  'of the load client (wrk or redis-benchmark), the server answering (ours or the floor; none for',
+  "redis-benchmark, which Redis answers) and Redis, from the processes' own accounting.",
   '',
-  '| Endpoint | Connections | Requests/s | p99 | Errors |',
-  '| --- | --- | --- | --- | --- |',
+  '| Endpoint | Connections | Requests/s | p99 | Errors | CPU per request: client + server + Redis |',
+  '| --- | --- | --- | --- | --- | --- |',
 );
 for (const run of http.runs) {
-  const get = http.redis_benchmark_get_per_s[run.connections];
-  // The median of the pairs' ratios (scripts/bench-http.sh), not a ratio of the medians.
+  // Medians of the pairs' ratios (scripts/bench-http.sh), not ratios of the medians.
   const floor = http.floor_ratio[run.connections];
+  const get = http.redis_ratio[run.connections];
   const versus =
     run.endpoint === 'one, Redis' && get
-      ? ` (${f(run.requests_per_s / get, 2)}× redis-benchmark GET, ${thousands(get)}/s)`
+      ? ` (${f(get, 2)}× redis-benchmark GET)`
       : run.endpoint === 'one, memory' && floor
         ? ` (${f(floor, 2)}× bare axum)`
         : '';
-  out(`| ${run.endpoint} | ${run.connections} | ${thousands(run.requests_per_s)}${versus} | ${f(run.p99_ms)} ms | ${run.errors} |`);
+  const cpu = `${f(run.client_cpu_us)} + ${f(run.server_cpu_us)} + ${f(run.redis_cpu_us)} µs`;
+  out(`| ${run.endpoint} | ${run.connections} | ${thousands(run.requests_per_s)}${versus} | ${f(run.p99_ms)} ms | ${run.errors} | ${cpu} |`);
 }
 out('');
 
