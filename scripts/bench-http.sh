@@ -183,7 +183,7 @@ results="$work/results.txt"
 # One run of a case, appended to the results with its pair (0: not paired) and the CPU
 # seconds the load client, the answering server and Redis each used meanwhile.
 measure() {
-  local name=$1 c=$2 pair=$3 rate p99 errors requests answering=0 server0=0 server1=0 redis0 redis1
+  local name=$1 c=$2 pair=$3 rate p99 errors requests answering=0 server=- server0 redis0 redis1
   step "$name, $c connections$( ((pair)) && echo ", pair $pair of $pairs")"
   case $name in
     "redis-benchmark GET") ;; # Redis answers, counted as Redis
@@ -198,10 +198,10 @@ measure() {
     # shellcheck disable=SC2086 # the case's words are wrk's arguments
     read -r rate p99 errors requests < <(run "$c" ${cases[$name]})
   fi
-  ((answering)) && server1=$(ticks "$answering")
+  ((answering)) && server=$(($(ticks "$answering") - server0))
   redis1=$(ticks "$redis_pid")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rate" "$p99" "$errors" "$pair" \
-    "$requests" "$(<"$work/client-cpu")" "$(((server1 - server0)))" "$(((redis1 - redis0)))" | tee -a "$results" >&2
+    "$requests" "$(<"$work/client-cpu")" "$server" "$((redis1 - redis0))" | tee -a "$results" >&2
 }
 for name in "${order[@]}"; do
   for c in "${connections[@]}"; do
@@ -230,7 +230,7 @@ for line in open(results):
     raw.append({"endpoint": name, "connections": int(c), "requests_per_s": float(rate),
                 "p99_ms": float(p99), "errors": int(errors), "pair": int(pair),
                 "requests": int(requests), "client_cpu_us": per(float(client_s)),
-                "server_cpu_us": per(int(server_ticks) / int(tick_s)),
+                "server_cpu_us": None if server_ticks == "-" else per(int(server_ticks) / int(tick_s)),
                 "redis_cpu_us": per(int(redis_ticks) / int(tick_s))})
 # Per endpoint and connection count, in the order first run: medians of the runs.
 keys = list(dict.fromkeys((r["endpoint"], r["connections"]) for r in raw))
@@ -242,7 +242,7 @@ for name, c in keys:
                  "requests_per_s": statistics.median(r["requests_per_s"] for r in mine),
                  "p99_ms": statistics.median(r["p99_ms"] for r in mine),
                  "errors": sum(r["errors"] for r in mine),
-                 **{key: statistics.median(r[key] for r in mine)
+                 **{key: statistics.median(r[key] for r in mine) if mine[0][key] is not None else None
                     for key in ("client_cpu_us", "server_cpu_us", "redis_cpu_us")}})
 # A case over its baseline, per connection count: the median of each pair's ratio.
 def ratio(case, baseline):
@@ -267,7 +267,7 @@ for r in runs:
         extra = " (%.2f× redis-benchmark GET)" % redis_ratio[r["connections"]]
     if r["endpoint"] == "one, memory" and r["connections"] in floor_ratio:
         extra = " (%.2f× bare axum)" % floor_ratio[r["connections"]]
-    cpu = "%.1f + %.1f + %.1f" % (r["client_cpu_us"], r["server_cpu_us"], r["redis_cpu_us"])
+    cpu = " + ".join("–" if r[key] is None else "%.1f" % r[key] for key in ("client_cpu_us", "server_cpu_us", "redis_cpu_us"))
     print("| %s | %d | %.0f%s | %.1f ms | %s |" % (r["endpoint"], r["connections"], r["requests_per_s"], extra, r["p99_ms"], cpu))
 json.dump({"vehicles": int(vehicles), "seconds_per_run": int(seconds), "pairs": int(pairs),
            "runs": runs, "floor_ratio": floor_ratio, "redis_ratio": redis_ratio, "raw": raw}, open(path, "w"), indent=2)
