@@ -180,8 +180,9 @@ print(float(get["rps"]), float(get["p99_latency_ms"]), 0, sys.argv[1])' "$reques
 
 results="$work/results.txt"
 : >"$results"
-# One run of a case, appended to the results with its pair (0: not paired) and the CPU
-# seconds the load client, the answering server and Redis each used meanwhile.
+# One run of a case, appended to the results with its pair (0: not paired), its request
+# count and the CPU time the load client (seconds), the answering server and Redis (clock
+# ticks; "-" for no server) each used meanwhile.
 measure() {
   local name=$1 c=$2 pair=$3 rate p99 errors requests answering=0 server=- server0 redis0 redis1
   step "$name, $c connections$( ((pair)) && echo ", pair $pair of $pairs")"
@@ -226,7 +227,7 @@ for line in open(results):
     name, c, rate, p99, errors, pair, requests, client_s, server_ticks, redis_ticks = line.rstrip("\n").split("\t")
     # CPU per request, in microseconds: the load client's, the answering server's (none
     # for redis-benchmark, which Redis answers) and Redis's.
-    per = lambda seconds: seconds / int(requests) * 1e6
+    per = lambda cpu_s: cpu_s / int(requests) * 1e6
     raw.append({"endpoint": name, "connections": int(c), "requests_per_s": float(rate),
                 "p99_ms": float(p99), "errors": int(errors), "pair": int(pair),
                 "requests": int(requests), "client_cpu_us": per(float(client_s)),
