@@ -11,7 +11,7 @@
 #   6. scale-out (server/benches/fanout, --replicas): 1, 2, 4 and 10 replicas in full-stack
 #      mode on one fake ksqlDB at HSL's peak, each replica's cost and the push queries held.
 #
-#   scripts/bench.sh [BASE_REF]   the whole suite (about 40 minutes on 2 cores, plus the
+#   scripts/bench.sh [BASE_REF]   the whole suite (about 50 minutes on 2 cores, plus the
 #                                 baseline's build when it is not cached); writes
 #                                 docs/BENCHMARKS.md and docs/benchmarks.json
 #   scripts/bench.sh --smoke      each part for seconds (the soak for 30), to show that it
