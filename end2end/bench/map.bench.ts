@@ -81,6 +81,9 @@ type Run = {
   deltaTaskMs: number;
   deltaFrameMs: number;
   deltaFrameP95Ms: number;
+  /** The same frames in the main thread's CPU time: their wall time less its waits (see `frameCosts`). */
+  deltaFrameCpuMs: number;
+  deltaFrameCpuP95Ms: number;
   frameP95Ms: number;
   taskMsPerDelta: number;
   scriptMsPerDelta: number;
@@ -210,7 +213,8 @@ async function startUp(browser: Browser, build: Build, serverUrl: string): Promi
   await context.close();
   const none = NaN;
   return {
-    deltaTaskMs: none, deltaFrameMs: none, deltaFrameP95Ms: none, frameP95Ms: none, taskMsPerDelta: none,
+    deltaTaskMs: none, deltaFrameMs: none, deltaFrameP95Ms: none, deltaFrameCpuMs: none, deltaFrameCpuP95Ms: none,
+    frameP95Ms: none, taskMsPerDelta: none,
     scriptMsPerDelta: none, fps: none, missedShare: none, slowestFrameMs: none, longestTaskMs: none, heapMb: none,
     firstVehicleMs: timings.firstVehicle,
     startLongestTaskMs: timings.start,
@@ -311,6 +315,8 @@ async function measure(browser: Browser, build: Build, view?: [number, number, n
     deltaTaskMs: percentile(trace.deltaTasks, 0.5),
     deltaFrameMs: percentile(trace.deltaFrames, 0.5),
     deltaFrameP95Ms: percentile(trace.deltaFrames, 0.95),
+    deltaFrameCpuMs: percentile(trace.deltaFramesCpu, 0.5),
+    deltaFrameCpuP95Ms: percentile(trace.deltaFramesCpu, 0.95),
     frameP95Ms: percentile(trace.frames, 0.95),
     taskMsPerDelta: ((after.TaskDuration - before.TaskDuration) * 1000) / deltas,
     scriptMsPerDelta: ((after.ScriptDuration - before.ScriptDuration) * 1000) / deltas,
@@ -407,14 +413,26 @@ function markSocketMessages() {
   };
 }
 
-type TraceEvent = { name: string; ph: string; ts: number; dur?: number; pid: number; tid: number; args?: any };
+// `tts` and `tdur` are the main thread's own CPU clock: they advance only while it runs.
+type TraceEvent = { name: string; ph: string; ts: number; dur?: number; tts?: number; tdur?: number; pid: number; tid: number; args?: any };
 
 /**
  * Main-thread cost per frame from a Chromium trace (microseconds in, milliseconds out):
  * for each delta, the task that received it plus the next task that ran animation frames;
  * and every task that ran animation frames.
+ *
+ * Each delta frame is also counted in the main thread's CPU time (the trace's thread
+ * clock). Its wall time includes time the thread did not run: waiting for the compositor
+ * thread while a frame is committed, and, on a machine whose cores are all busy (here
+ * Playwright's process, which feeds the frames, shares them), waiting to be scheduled. The
+ * gap between the two says how much of a slow frame was the page's own work.
  */
-function frameCosts(trace: { traceEvents: TraceEvent[] }): { deltaTasks: number[]; deltaFrames: number[]; frames: number[] } {
+function frameCosts(trace: { traceEvents: TraceEvent[] }): {
+  deltaTasks: number[];
+  deltaFrames: number[];
+  deltaFramesCpu: number[];
+  frames: number[];
+} {
   const events = trace.traceEvents;
   const marks = events.filter((e) => e.name === MESSAGE_MARK);
   if (marks.length === 0) throw new Error('the trace has no WebSocket message marks: does the page still listen with addEventListener?');
@@ -434,13 +452,28 @@ function frameCosts(trace: { traceEvents: TraceEvent[] }): { deltaTasks: number[
     const frame = frameTasks.find((f) => f.ts >= end && f.ts - end < 100_000);
     // From the message event on (see the top of this file).
     const handling = end - mark.ts;
-    return [{ task: handling / 1000, frame: (handling + (frame?.dur ?? 0)) / 1000 }];
+    // The same span on the thread's clock.
+    const handlingCpu = threadTime(task, 'tts') + threadTime(task, 'tdur') - threadTime(mark, 'tts');
+    return [
+      {
+        task: handling / 1000,
+        frame: (handling + (frame?.dur ?? 0)) / 1000,
+        cpu: (handlingCpu + (frame ? threadTime(frame, 'tdur') : 0)) / 1000,
+      },
+    ];
   });
   return {
     deltaTasks: deltas.map((d) => d.task),
     deltaFrames: deltas.map((d) => d.frame),
+    deltaFramesCpu: deltas.map((d) => d.cpu),
     frames: frameTasks.map((t) => t.dur! / 1000),
   };
+}
+
+function threadTime(event: TraceEvent, field: 'tts' | 'tdur'): number {
+  const value = event[field];
+  if (value === undefined) throw new Error(`the trace's ${event.name} has no ${field}: did Chromium stop recording thread times?`);
+  return value;
 }
 
 function percentile(values: number[], q: number): number {
@@ -522,7 +555,7 @@ function summary(run: Run): string {
     );
   }
   return (
-    `delta task ${run.deltaTaskMs.toFixed(1)} ms, delta frame ${run.deltaFrameMs.toFixed(1)} ms (p95 ${run.deltaFrameP95Ms.toFixed(1)}), any frame p95 ${run.frameP95Ms.toFixed(1)} ms, ` +
+    `delta task ${run.deltaTaskMs.toFixed(1)} ms, delta frame ${run.deltaFrameMs.toFixed(1)} ms (p95 ${run.deltaFrameP95Ms.toFixed(1)}; CPU ${run.deltaFrameCpuMs.toFixed(1)}, p95 ${run.deltaFrameCpuP95Ms.toFixed(1)}), any frame p95 ${run.frameP95Ms.toFixed(1)} ms, ` +
     `${run.taskMsPerDelta.toFixed(1)} ms main thread/delta in all (script ${run.scriptMsPerDelta.toFixed(1)}), ` +
     `${run.fps.toFixed(1)} fps, ${(run.missedShare * 100).toFixed(1)} % frames missed, ` +
     `slowest frame ${run.slowestFrameMs.toFixed(0)} ms, longest task ${run.longestTaskMs.toFixed(0)} ms, heap ${run.heapMb.toFixed(1)} MB, ` +
@@ -537,7 +570,7 @@ function median(values: number[]): number {
 }
 
 function report(): void {
-  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb', 'firstVehicleMs', 'startLongestTaskMs', 'snapshotLongestTaskMs'];
+  const keys: (keyof Run)[] = ['deltaTaskMs', 'deltaFrameMs', 'deltaFrameP95Ms', 'deltaFrameCpuMs', 'deltaFrameCpuP95Ms', 'frameP95Ms', 'taskMsPerDelta', 'scriptMsPerDelta', 'fps', 'missedShare', 'slowestFrameMs', 'longestTaskMs', 'heapMb', 'firstVehicleMs', 'startLongestTaskMs', 'snapshotLongestTaskMs'];
   const out: Record<string, unknown> = { vehicles: VEHICLES, pairs: PAIRS, deltasPerRun: DELTAS, tickMs: TICK_MS, scenarios: {} };
   const lines = [`\nBrowser benchmark: ${VEHICLES} vehicles at 1 Hz, ${PAIRS} pairs, ${DELTAS} deltas per run (medians; ratio = candidate / baseline)`];
   for (const [scenario, byBuild] of Object.entries(results)) {
