@@ -10,7 +10,8 @@
  * - main-thread work per delta frame, from a Chromium trace: the task that receives a
  *   delta, from its message event to its end (parse and apply, with the microtasks they
  *   queue; alone it is `deltaTaskMs`), plus the next animation-frame task (animation
- *   callbacks, style, layout, paint, commit); median and p95 over the deltas. Playwright's
+ *   callbacks, style, layout, paint, commit); median and p95 over the deltas, on the wall
+ *   clock and on the main thread's own (`frameCosts` says why both). Playwright's
  *   hand-over of the frame to its stand-in socket (`routeWebSocket`), which comes before
  *   the message event in the same task, is not the page's work and is left out here;
  * - the p95 of every animation-frame task, since vehicles glide between deltas;
