@@ -203,14 +203,24 @@ if (realServer) {
   out(
     'Start-up against a real server (each page on a server of its own build running the simulator with',
     "the same fleet, the plain page on the candidate's; the runs above go through Playwright's stand-in",
-    'socket, which delays the first frame by more than the page takes):',
+    'socket, which delays the first frame by more than the page takes). Each page is loaded twice per',
+    "pair: as is, for the goals, and under a trace, which gives each task's main-thread CPU time beside",
+    'its wall time: the most CPU any task took is the most work the page did in one go, and a long task',
+    "with less CPU waited, for a core or the compositor. The last column is CPU the page's wasm cost off",
+    'the main thread, on cores the main thread then lacked: V8 compiling its hot functions again with its',
+    'optimizing compiler.',
     '',
-    '| Page | First vehicle | Longest task until then | Longest task from the snapshot on |',
-    '| --- | --- | --- | --- |',
+    '| Page | First vehicle | Longest task until then | Traced: longest, most CPU | Longest task from the snapshot on | Traced: longest, most CPU | Wasm compiled in the background (CPU) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
   );
+  const traced = (name, key) => (realServer[`${key}TracedLongestTaskMs`] ? `${page(name, `${key}TracedLongestTaskMs`)}, ${page(name, `${key}TracedMostCpuMs`)} ms` : '–');
   for (const [name, label] of [['baseline', 'Baseline'], ['candidate', 'Candidate'], ['plain', 'Plain JavaScript']]) {
     if (!realServer.firstVehicleMs?.runs[name]?.length) continue;
-    out(`| ${label} | ${page(name, 'firstVehicleMs')} ms | ${page(name, 'startLongestTaskMs')} ms | ${page(name, 'snapshotLongestTaskMs')} ms |`);
+    out(
+      `| ${label} | ${page(name, 'firstVehicleMs')} ms | ${page(name, 'startLongestTaskMs')} ms | ${traced(name, 'start')} | ` +
+        `${page(name, 'snapshotLongestTaskMs')} ms | ${traced(name, 'snapshot')} | ` +
+        `${realServer.startWasmCompileCpuMs ? `${page(name, 'startWasmCompileCpuMs')} ms` : '–'} |`,
+    );
   }
   out('');
 }
