@@ -203,7 +203,7 @@ async function startUp(browser: Browser, build: Build, serverUrl: string): Promi
   // Again under a trace, for the main thread's own clock (`startCosts`). Apart, since a
   // trace adds work of its own to the page's tasks: the untraced load's figures stay the
   // ones the goals are measured by, comparable with runs before the trace.
-  const traced = await loadOnce(browser, build, serverUrl, true);
+  const costs = (await loadOnce(browser, build, serverUrl, true)).costs!;
   const none = NaN;
   return {
     deltaTaskMs: none, deltaFrameMs: none, deltaFrameP95Ms: none, deltaFrameCpuMs: none, deltaFrameCpuP95Ms: none,
@@ -212,11 +212,11 @@ async function startUp(browser: Browser, build: Build, serverUrl: string): Promi
     firstVehicleMs: load.firstVehicle,
     startLongestTaskMs: load.start,
     snapshotLongestTaskMs: load.snapshot,
-    startTracedLongestTaskMs: traced.costs!.start.wall,
-    startTracedMostCpuMs: traced.costs!.start.cpu,
-    snapshotTracedLongestTaskMs: traced.costs!.snapshot.wall,
-    snapshotTracedMostCpuMs: traced.costs!.snapshot.cpu,
-    startWasmCompileCpuMs: traced.costs!.wasmCompileCpu,
+    startTracedLongestTaskMs: costs.start.wall,
+    startTracedMostCpuMs: costs.start.cpu,
+    snapshotTracedLongestTaskMs: costs.snapshot.wall,
+    snapshotTracedMostCpuMs: costs.snapshot.cpu,
+    startWasmCompileCpuMs: costs.wasmCompileCpu,
   };
 }
 
@@ -474,12 +474,7 @@ function frameCosts(trace: { traceEvents: TraceEvent[] }): {
   frames: number[];
 } {
   const events = trace.traceEvents;
-  const marks = events.filter((e) => e.name === MESSAGE_MARK);
-  if (marks.length === 0) throw new Error('the trace has no WebSocket message marks: does the page still listen with addEventListener?');
-  const main = (e: TraceEvent) => e.pid === marks[0].pid && e.tid === marks[0].tid;
-  const tasks = events
-    .filter((e) => main(e) && e.ph === 'X' && e.name === 'RunTask' && e.dur !== undefined)
-    .sort((a, b) => a.ts - b.ts);
+  const { marks, main, tasks } = mainThread(events);
   const animation = events.filter((e) => main(e) && e.name === 'FireAnimationFrame').map((e) => e.ts);
   const containing = (ts: number) => tasks.find((t) => t.ts <= ts && ts <= t.ts + t.dur!);
   const frameTasks = [...new Set(animation.map(containing).filter((t): t is TraceEvent => t !== undefined))].sort(
@@ -525,10 +520,7 @@ function startCosts(trace: { traceEvents: TraceEvent[] }): {
   wasmCompileCpu: number;
 } {
   const events = trace.traceEvents;
-  const marks = events.filter((e) => e.name === MESSAGE_MARK);
-  if (marks.length === 0) throw new Error('the start-up trace has no WebSocket message mark: did the page get its snapshot?');
-  const main = (e: TraceEvent) => e.pid === marks[0].pid && e.tid === marks[0].tid;
-  const tasks = events.filter((e) => main(e) && e.ph === 'X' && e.name === 'RunTask' && e.dur !== undefined);
+  const { marks, main, tasks } = mainThread(events);
   const first = (name: string) => Math.min(...events.filter((e) => main(e) && e.name === name).map((e) => e.ts));
   // As in `loadOnce`: builds without the first-vehicle mark run the window to the trace's
   // end, and builds without the snapshot mark apply the first frame as it arrives.
@@ -554,6 +546,23 @@ function startCosts(trace: { traceEvents: TraceEvent[] }): {
     snapshot: window(snapshot, end),
     wasmCompileCpu: compiling.reduce((sum, e) => sum + threadTime(e, 'tdur'), 0) / 1000,
   };
+}
+
+/**
+ * The page's main thread in a trace, told from Chromium's others by the WebSocket message
+ * marks (`markSocketMessages`) made on it: the marks, a test for its events, and its tasks
+ * in order.
+ */
+function mainThread(events: TraceEvent[]) {
+  const marks = events.filter((e) => e.name === MESSAGE_MARK);
+  if (marks.length === 0) {
+    throw new Error('the trace has no WebSocket message marks: did the page get a frame, and does it still listen with addEventListener?');
+  }
+  const main = (e: TraceEvent) => e.pid === marks[0].pid && e.tid === marks[0].tid;
+  const tasks = events
+    .filter((e) => main(e) && e.ph === 'X' && e.name === 'RunTask' && e.dur !== undefined)
+    .sort((a, b) => a.ts - b.ts);
+  return { marks, main, tasks };
 }
 
 function threadTime(event: TraceEvent, field: 'tts' | 'tdur'): number {
